@@ -1,0 +1,64 @@
+//! Protocol version handling (protocol §1.5).
+
+use crate::code::ServerError;
+use crate::pycompat::py_float;
+
+/// The protocol version every 1.x peer sends and answers with.
+pub const PROTOCOL_VERSION: &str = "2.1";
+
+/// The major version a request must carry to be served.
+pub const PROTOCOL_MAJOR: f64 = 2.0;
+
+/// Checks a request's `PV` header the way pyzord 1.1.2 does: absent → 400,
+/// not a Python float (or `nan`) → 400, infinite → 500 (the reference's
+/// `OverflowError`), integer part other than 2 → 505.
+pub fn check_protocol_version(pv: Option<&str>) -> Result<(), ServerError> {
+    let pv = pv.ok_or(ServerError::MissingProtocolVersion)?;
+    let v = py_float(pv).ok_or(ServerError::InvalidProtocolVersion)?;
+    if v.is_nan() {
+        return Err(ServerError::InvalidProtocolVersion);
+    }
+    if v.is_infinite() {
+        return Err(ServerError::Internal(
+            "cannot convert float infinity to integer".into(),
+        ));
+    }
+    if v.trunc() != PROTOCOL_MAJOR {
+        return Err(ServerError::VersionNotSupported);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reference_cases() {
+        for ok in ["2", "2.0", "2.99", " 2.1", "2.1e0", "2.1   "] {
+            assert_eq!(check_protocol_version(Some(ok)), Ok(()), "{ok}");
+        }
+        for unsupported in ["1.0", "1.999", "3", "-2.5", "1e300"] {
+            assert_eq!(
+                check_protocol_version(Some(unsupported)),
+                Err(ServerError::VersionNotSupported),
+                "{unsupported}"
+            );
+        }
+        for invalid in ["", "abc", "nan", "2.1.0", "two"] {
+            assert_eq!(
+                check_protocol_version(Some(invalid)),
+                Err(ServerError::InvalidProtocolVersion),
+                "{invalid}"
+            );
+        }
+        assert_eq!(
+            check_protocol_version(None),
+            Err(ServerError::MissingProtocolVersion)
+        );
+        assert_eq!(
+            check_protocol_version(Some("inf")).unwrap_err().diag(),
+            "Internal Server Error: cannot convert float infinity to integer"
+        );
+    }
+}
