@@ -1,0 +1,81 @@
+//! In-process digest throughput over a set of messages, for
+//! `scripts/bench-digest.sh` (which runs the reference the same way).
+//!
+//! ```text
+//! digest-throughput [--seconds S] [--per-file] FILE...
+//! ```
+//!
+//! Digests every file once (warm-up), then loops over them until at least
+//! S seconds (default 5) have passed; prints
+//! `messages=N bytes=B seconds=T msgs_per_s=X mb_per_s=Y`.
+
+use std::time::{Duration, Instant};
+
+fn main() {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let mut seconds = 5.0f64;
+    let mut per_file = false;
+    loop {
+        match args.first().map(String::as_str) {
+            Some("--seconds") if args.len() >= 2 => {
+                seconds = args[1].parse().unwrap_or(5.0);
+                args.drain(..2);
+            }
+            Some("--per-file") => {
+                per_file = true;
+                args.remove(0);
+            }
+            _ => break,
+        }
+    }
+    let messages: Vec<Vec<u8>> = args
+        .iter()
+        .filter_map(|p| match std::fs::read(p) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                eprintln!("{p}: {e}");
+                None
+            }
+        })
+        .collect();
+    if messages.is_empty() {
+        eprintln!("usage: digest-throughput [--seconds S] FILE...");
+        std::process::exit(2);
+    }
+    for m in &messages {
+        std::hint::black_box(pyzor_digest::digest(m));
+    }
+    if per_file {
+        // microseconds per digest of each file, 20 ms of repetitions each
+        for (path, m) in args.iter().zip(&messages) {
+            let start = Instant::now();
+            let mut n = 0u32;
+            while start.elapsed() < Duration::from_millis(20) {
+                std::hint::black_box(pyzor_digest::digest(std::hint::black_box(m)));
+                n += 1;
+            }
+            println!(
+                "{:.1}us {} {path}",
+                start.elapsed().as_secs_f64() * 1e6 / f64::from(n),
+                m.len()
+            );
+        }
+        return;
+    }
+    let budget = Duration::from_secs_f64(seconds);
+    let start = Instant::now();
+    let (mut n, mut bytes) = (0u64, 0u64);
+    while start.elapsed() < budget {
+        for m in &messages {
+            std::hint::black_box(pyzor_digest::digest(std::hint::black_box(m)));
+            n += 1;
+            bytes += m.len() as u64;
+        }
+    }
+    let t = start.elapsed().as_secs_f64();
+    println!(
+        "messages={n} bytes={bytes} seconds={t:.3} msgs_per_s={:.1} mb_per_s={:.2}",
+        n as f64 / t,
+        bytes as f64 / 1e6 / t
+    );
+}

@@ -1,0 +1,531 @@
+//! Charset decoding with CPython's semantics: label resolution through the
+//! codec registry's rules and alias table, and each codec's own tables and
+//! error granularity, under the `strict`, `ignore` and `replace` handlers.
+//!
+//! `encoding_rs` is not used: it implements the WHATWG Encoding Standard,
+//! whose labels and tables differ from Python's exactly where it matters
+//! for spam (`iso-8859-1` is windows-1252 there, `gb2312` is GBK, undefined
+//! bytes become controls instead of vanishing, and `utf-7`, EBCDIC and many
+//! more do not exist).
+
+mod cjk;
+mod escape;
+mod punycode;
+mod utf;
+
+use std::borrow::Cow;
+use std::sync::OnceLock;
+
+use crate::generated::labels::{ALIASES, CODEC_IS_TEXT, CODEC_NAMES, MODULES};
+use crate::generated::sbcs::TABLES;
+
+/// The error handler of a decode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Errors {
+    /// Fail on the first error.
+    Strict,
+    /// Drop undecodable input.
+    Ignore,
+    /// One U+FFFD per error.
+    Replace,
+}
+
+/// Why a decode failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum DecodeError {
+    /// The label names no codec (`LookupError`).
+    UnknownLabel,
+    /// The codec is not a text encoding (`LookupError` in `bytes.decode`).
+    NotText,
+    /// The codec raised `UnicodeError`.
+    Unicode,
+}
+
+/// Collects decoded text, applying the error handler to error spans.
+pub(crate) struct Sink {
+    pub(crate) out: String,
+    errors: Errors,
+    failed: bool,
+}
+
+impl Sink {
+    pub(crate) fn new(errors: Errors, capacity: usize) -> Sink {
+        Sink {
+            out: String::with_capacity(capacity),
+            errors,
+            failed: false,
+        }
+    }
+
+    /// Records one error span.
+    #[inline]
+    pub(crate) fn error(&mut self) {
+        match self.errors {
+            Errors::Strict => self.failed = true,
+            Errors::Ignore => {}
+            Errors::Replace => self.out.push('\u{fffd}'),
+        }
+    }
+
+    /// `true` once a strict decode has failed (decoders may stop early).
+    #[inline]
+    pub(crate) fn failed(&self) -> bool {
+        self.failed
+    }
+
+    /// Pushes a code point; lone surrogates become their stand-ins.
+    #[inline(always)]
+    pub(crate) fn push_cp(&mut self, cp: u32) {
+        if cp < 0x80 {
+            // ASCII: one byte, always a valid char
+            self.out.push(cp as u8 as char);
+            return;
+        }
+        self.push_non_ascii(cp);
+    }
+
+    #[inline(never)]
+    fn push_non_ascii(&mut self, cp: u32) {
+        match char::from_u32(cp) {
+            Some(c) => self.out.push(c),
+            None if (0xd800..0xe000).contains(&cp) => {
+                let stand_in = crate::text::SURROGATE_BASE + (cp - 0xd800);
+                self.out
+                    .push(char::from_u32(stand_in).unwrap_or('\u{fffd}'));
+            }
+            None => self.error(),
+        }
+    }
+
+    pub(crate) fn finish(self) -> Result<String, DecodeError> {
+        if self.failed {
+            Err(DecodeError::Unicode)
+        } else {
+            Ok(self.out)
+        }
+    }
+}
+
+/// A codec of the registry (index into the generated tables).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Codec(u16);
+
+/// CPython's `encodings.normalize_encoding` after the C-level lowering:
+/// ASCII letters (lower-cased), digits and `.` are kept; every run of other
+/// characters between kept ones becomes one `_`.
+pub(crate) fn normalize_label(label: &str) -> String {
+    let mut out = String::with_capacity(label.len());
+    let mut punct = false;
+    for c in label.chars() {
+        if c.is_ascii_alphanumeric() || c == '.' {
+            if punct && !out.is_empty() {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+            punct = false;
+        } else {
+            punct = true;
+        }
+    }
+    out
+}
+
+fn find(table: &[(&str, u16)], key: &str) -> Option<u16> {
+    table
+        .binary_search_by(|(k, _)| (*k).cmp(key))
+        .ok()
+        .map(|i| table[i].1)
+}
+
+impl Codec {
+    /// Resolves a charset label as `codecs.lookup` does (the few labels
+    /// most mail uses skip the normalisation and search).
+    pub(crate) fn lookup(label: &str) -> Option<Codec> {
+        static COMMON: OnceLock<[(&str, Option<Codec>); 8]> = OnceLock::new();
+        let common = COMMON.get_or_init(|| {
+            [
+                "utf-8",
+                "us-ascii",
+                "iso-8859-1",
+                "windows-1252",
+                "iso-8859-15",
+                "ascii",
+                "utf8",
+                "gb2312",
+            ]
+            .map(|l| (l, Codec::lookup_slow(l)))
+        });
+        if let Some((_, c)) = common.iter().find(|(l, _)| *l == label) {
+            return *c;
+        }
+        Codec::lookup_slow(label)
+    }
+
+    fn lookup_slow(label: &str) -> Option<Codec> {
+        let n = normalize_label(label);
+        if let Some(i) = find(&ALIASES, &n).or_else(|| find(&ALIASES, &n.replace('.', "_"))) {
+            return Some(Codec(i));
+        }
+        if n.is_empty() || n.contains('.') {
+            return None;
+        }
+        find(&MODULES, &n).map(Codec)
+    }
+
+    /// CPython's canonical name of the codec.
+    pub(crate) fn name(self) -> &'static str {
+        CODEC_NAMES[usize::from(self.0)]
+    }
+
+    /// `true` for text encodings.
+    pub(crate) fn is_text(self) -> bool {
+        CODEC_IS_TEXT[usize::from(self.0)]
+    }
+
+    /// `bytes.decode(codec, errors)`.
+    pub(crate) fn decode(self, input: &[u8], errors: Errors) -> Result<String, DecodeError> {
+        if !self.is_text() {
+            return Err(DecodeError::NotText);
+        }
+        let name = self.name();
+        if let Ok(i) = TABLES.binary_search_by(|(k, _)| (*k).cmp(name)) {
+            return decode_table(&TABLES[i].1, input, errors);
+        }
+        match name {
+            "charmap" => Ok(input.iter().map(|&b| char::from(b)).collect()),
+            "utf-8" => utf::utf8(input, errors),
+            "utf-8-sig" => utf::utf8(input.strip_prefix(b"\xef\xbb\xbf").unwrap_or(input), errors),
+            "utf-16" => utf::utf16(input, None, errors),
+            "utf-16-le" => utf::utf16(input, Some(false), errors),
+            "utf-16-be" => utf::utf16(input, Some(true), errors),
+            "utf-32" => utf::utf32(input, None, errors),
+            "utf-32-le" => utf::utf32(input, Some(false), errors),
+            "utf-32-be" => utf::utf32(input, Some(true), errors),
+            "utf-7" => utf::utf7(input, errors),
+            "unicode-escape" => escape::unicode_escape(input, errors),
+            "raw-unicode-escape" => escape::raw_unicode_escape(input, errors),
+            "punycode" => punycode::decode(input, errors),
+            "idna" => idna(input, errors),
+            "undefined" => Err(DecodeError::Unicode),
+            other => cjk::decode(other, input, errors),
+        }
+    }
+}
+
+/// A single-byte code page: `0xFFFE` marks an undefined byte.
+fn decode_table(table: &[u16; 256], input: &[u8], errors: Errors) -> Result<String, DecodeError> {
+    let mut sink = Sink::new(errors, input.len());
+    for &b in input {
+        let cp = table[usize::from(b)];
+        if cp == 0xfffe {
+            sink.error();
+            if sink.failed() {
+                break;
+            }
+        } else {
+            sink.push_cp(u32::from(cp));
+        }
+    }
+    sink.finish()
+}
+
+/// The `idna` codec: only `strict` is supported (anything else raises).
+/// Strictly decoding ASCII labels without an `xn--` prefix gives them back
+/// unchanged; anything else is treated as an error.
+fn idna(input: &[u8], errors: Errors) -> Result<String, DecodeError> {
+    if errors != Errors::Strict || !input.is_ascii() {
+        return Err(DecodeError::Unicode);
+    }
+    let text = String::from_utf8_lossy(input).into_owned();
+    if text
+        .split('.')
+        .any(|l| l.len() >= 4 && l[..4].eq_ignore_ascii_case("xn--"))
+    {
+        return Err(DecodeError::Unicode);
+    }
+    Ok(text)
+}
+
+/// Decodes with a label (`bytes.decode(label, errors)`). Like CPython,
+/// empty input decodes to the empty string whatever the label.
+pub(crate) fn decode_label(
+    label: &str,
+    input: &[u8],
+    errors: Errors,
+) -> Result<String, DecodeError> {
+    if input.is_empty() {
+        return Ok(String::new());
+    }
+    Codec::lookup(label)
+        .ok_or(DecodeError::UnknownLabel)?
+        .decode(input, errors)
+}
+
+/// Decoded text, and whether it may hold lone-surrogate stand-ins.
+pub(crate) struct Decoded<'a> {
+    pub(crate) text: Cow<'a, str>,
+    pub(crate) surrogates: bool,
+}
+
+/// `true` for the codecs that can produce lone surrogates.
+fn makes_surrogates(codec: Codec) -> bool {
+    matches!(
+        codec.name(),
+        "utf-7" | "unicode-escape" | "raw-unicode-escape" | "punycode"
+    )
+}
+
+/// Decodes with a label, borrowing the input where it already is the
+/// decoded text (ASCII and UTF-8 text that needs no repair).
+pub(crate) fn decode_label_cow<'a>(
+    label: &str,
+    input: &'a [u8],
+    errors: Errors,
+) -> Result<Decoded<'a>, DecodeError> {
+    if input.is_empty() {
+        return Ok(Decoded {
+            text: Cow::Borrowed(""),
+            surrogates: false,
+        });
+    }
+    let codec = Codec::lookup(label).ok_or(DecodeError::UnknownLabel)?;
+    if matches!(codec.name(), "utf-8" | "ascii")
+        && (codec.name() == "utf-8" || input.is_ascii())
+        && let Ok(s) = std::str::from_utf8(input)
+    {
+        return Ok(Decoded {
+            text: Cow::Borrowed(s),
+            surrogates: false,
+        });
+    }
+    Ok(Decoded {
+        text: Cow::Owned(codec.decode(input, errors)?),
+        surrogates: makes_surrogates(codec),
+    })
+}
+
+/// pyzor's text-part decode: the label (NULs removed; none means ascii)
+/// with `ignore`; on any lookup or decoding failure, ASCII with `ignore`.
+pub(crate) fn decode_text_part<'a>(label: Option<&str>, input: &'a [u8]) -> Decoded<'a> {
+    let label = label
+        .map(|l| {
+            if l.contains('\0') {
+                Cow::Owned(l.replace('\0', ""))
+            } else {
+                Cow::Borrowed(l)
+            }
+        })
+        .filter(|l| !l.is_empty());
+    if let Some(label) = label
+        && let Ok(d) = decode_label_cow(&label, input, Errors::Ignore)
+    {
+        return d;
+    }
+    let text = match std::str::from_utf8(input) {
+        Ok(s) if input.is_ascii() => Cow::Borrowed(s),
+        _ => Cow::Owned(
+            input
+                .iter()
+                .filter(|b| b.is_ascii())
+                .map(|&b| char::from(b))
+                .collect(),
+        ),
+    };
+    Decoded {
+        text,
+        surrogates: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(label: &str) -> Option<&'static str> {
+        Codec::lookup(label).map(Codec::name)
+    }
+
+    #[test]
+    fn label_resolution() {
+        for (label, codec) in [
+            ("UTF 8", "utf-8"),
+            ("'utf-8'", "utf-8"),
+            ("\"utf-8", "utf-8"),
+            ("utf;8", "utf-8"),
+            ("ISO_8859-1", "iso8859-1"),
+            ("cp65001", "utf-8"),
+            ("l1", "iso8859-1"),
+            ("8859", "iso8859-1"),
+            ("646", "ascii"),
+            ("us", "ascii"),
+            ("latin-1", "iso8859-1"),
+            ("windows-1252", "cp1252"),
+            ("gb2312", "gb2312"),
+            ("iso8859.1", "iso8859-1"),
+        ] {
+            assert_eq!(name(label), Some(codec), "{label}");
+        }
+        for label in [
+            "utf.8",
+            "latin.1",
+            "cp-1252",
+            "x-cp1252",
+            "windows-874",
+            "windows-31j",
+            "x-sjis",
+            "x-gbk",
+            "iso-8859-8-i",
+            "x-mac-roman",
+            "latin-9",
+            "utf-8 (comment)",
+            "unicode",
+            "ucs-2",
+            "",
+            "x-unknown",
+        ] {
+            assert_eq!(name(label), None, "{label}");
+        }
+        assert!(!Codec::lookup("base64").unwrap().is_text());
+        assert!(!Codec::lookup("rot13").unwrap().is_text());
+    }
+
+    #[test]
+    fn python_tables_not_whatwg() {
+        assert_eq!(
+            decode_label("iso-8859-1", b"\x80\x85", Errors::Strict).unwrap(),
+            "\u{80}\u{85}"
+        );
+        assert_eq!(
+            decode_label("windows-1252", b"a\x81b\x80", Errors::Ignore).unwrap(),
+            "ab\u{20ac}"
+        );
+        assert!(decode_label("windows-1252", b"\x81", Errors::Strict).is_err());
+        assert_eq!(
+            decode_label("ascii", b"a\xffb", Errors::Replace).unwrap(),
+            "a\u{fffd}b"
+        );
+        let text = |l: Option<&str>, b: &[u8]| decode_text_part(l, b).text.into_owned();
+        assert_eq!(text(None, b"caf\xc3\xa9"), "caf");
+        assert_eq!(text(Some("x-unknown"), b"caf\xc3\xa9"), "caf");
+        assert_eq!(text(Some("utf-8\0"), b"caf\xc3\xa9"), "caf\u{e9}");
+        assert_eq!(text(Some("base64"), b"caf\xc3\xa9"), "caf");
+        assert!(decode_text_part(Some("utf-7"), b"+2D3eAA-").surrogates);
+    }
+}
+
+/// Differential tests against vectors produced by the reference CPython
+/// (`tests/oracle/codec_oracle.py`).
+#[cfg(test)]
+pub(crate) mod differential {
+    use super::*;
+
+    /// Checks `codec \t errors \t input-hex \t expected` lines; returns the
+    /// mismatches.
+    pub(crate) fn check_lines(text: &str) -> (usize, Vec<String>) {
+        let mut bad = Vec::new();
+        let mut n = 0;
+        for line in text.lines() {
+            let cols: Vec<&str> = line.split('\t').collect();
+            let [codec, errors, hex, want] = cols[..] else {
+                continue;
+            };
+            n += 1;
+            let input: Vec<u8> = (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+                .collect();
+            let mode = match errors {
+                "strict" => Errors::Strict,
+                "ignore" => Errors::Ignore,
+                _ => Errors::Replace,
+            };
+            let got = match decode_label(codec, &input, mode) {
+                Err(_) => "ERR".to_owned(),
+                Ok(s) => s
+                    .chars()
+                    .map(|c| format!("{:x}", c as u32))
+                    .collect::<Vec<_>>()
+                    .join("."),
+            };
+            if got != want {
+                bad.push(format!("{codec} {errors} {hex}: got {got}, want {want}"));
+            }
+        }
+        (n, bad)
+    }
+
+    #[test]
+    fn committed_vectors_match_cpython() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/codec-vectors.tsv");
+        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let (n, bad) = check_lines(&text);
+        assert!(n > 10_000, "only {n} vectors");
+        assert!(
+            bad.is_empty(),
+            "{} of {n} differ:\n{}",
+            bad.len(),
+            bad[..bad.len().min(40)].join("\n")
+        );
+    }
+
+    /// Fresh random cases decoded by the reference CPython right now (a new
+    /// seed each run; the seed is printed on failure).
+    #[test]
+    fn live_cpython_agrees() {
+        use std::io::Write;
+        use std::process::{Command, Stdio};
+        let Some(python) = pyzor_testkit::require_reference_python() else {
+            return;
+        };
+        let oracle = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oracle/codec_oracle.py");
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(1);
+        let cases = Command::new(&python)
+            .args([oracle, "gen", &seed.to_string(), "300", "48"])
+            .output()
+            .expect("oracle gen");
+        assert!(cases.status.success(), "oracle gen failed");
+        let mut child = Command::new(&python)
+            .args([oracle, "decode"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("oracle decode");
+        let mut stdin = child.stdin.take().expect("stdin");
+        let input = cases.stdout;
+        let writer = std::thread::spawn(move || stdin.write_all(&input));
+        let out = child.wait_with_output().expect("oracle output");
+        writer.join().expect("writer").expect("write cases");
+        let text = String::from_utf8(out.stdout).expect("utf-8");
+        let (n, bad) = check_lines(&text);
+        assert!(n > 30_000, "only {n} cases");
+        assert!(
+            bad.is_empty(),
+            "seed {seed}: {} of {n} differ:\n{}",
+            bad.len(),
+            bad[..bad.len().min(40)].join("\n")
+        );
+    }
+
+    #[test]
+    #[ignore = "development aid: PYZOR_CODEC_VECTORS=<file from codec_oracle.py>"]
+    fn vectors_from_file() {
+        let path = std::env::var("PYZOR_CODEC_VECTORS").expect("PYZOR_CODEC_VECTORS");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let (n, bad) = check_lines(&text);
+        let mut by_codec = std::collections::BTreeMap::new();
+        for b in &bad {
+            *by_codec
+                .entry(b.split(' ').next().unwrap().to_owned())
+                .or_insert(0) += 1;
+        }
+        assert!(
+            bad.is_empty(),
+            "{} of {n} differ: {by_codec:?}\n{}",
+            bad.len(),
+            bad[..bad.len().min(60)].join("\n")
+        );
+    }
+}

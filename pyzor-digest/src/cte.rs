@@ -1,0 +1,339 @@
+//! Content-Transfer-Encoding decoders with CPython's exact leniency
+//! (`email.message.Message.get_payload(decode=True)`): `decode_b` over
+//! `binascii.a2b_base64`, `binascii.a2b_qp`, and `email.message._decode_uu`
+//! over `binascii.a2b_uu`. Off-the-shelf decoders stop, skip or fail in
+//! other places, which changes digests of damaged mail.
+
+use std::borrow::Cow;
+
+/// Undoes the transfer encoding named by `cte` (the first
+/// Content-Transfer-Encoding value, lower-cased, not trimmed at the end).
+/// Unknown encodings (`7bit`, `8bit`, `binary`, `base64 `…) give the body
+/// unchanged.
+pub(crate) fn decode<'a>(cte: &str, body: &'a [u8]) -> Cow<'a, [u8]> {
+    match cte {
+        "quoted-printable" => Cow::Owned(qp(body)),
+        "base64" => Cow::Owned(base64(body)),
+        "x-uuencode" | "uuencode" | "uue" | "x-uue" => match uu(body) {
+            Some(v) => Cow::Owned(v),
+            None => Cow::Borrowed(body),
+        },
+        _ => Cow::Borrowed(body),
+    }
+}
+
+/// base64 alphabet values; 0xFF outside the alphabet.
+const B64: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut i = 0;
+    while i < 64 {
+        t[alphabet[i] as usize] = i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// `decode_b(b''.join(body.splitlines()))`: line ends removed, then a
+/// lenient decode that skips non-alphabet bytes, counts `=` as padding only
+/// after two data characters of a quantum and stops once padding completes
+/// it; a final quantum of 2 or 3 characters is flushed, a final quantum of
+/// exactly 1 makes the whole decode fail and the joined text is returned.
+/// (CR and LF are not in the alphabet, so skipping them is the same as
+/// removing them first.)
+pub(crate) fn base64(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len() / 4 * 3 + 3);
+    let mut quad = 0u8;
+    let mut pads = 0u8;
+    let mut left = 0u32;
+    let mut i = 0;
+    let n = body.len();
+    while i < n {
+        // fast path: four alphabet characters at the start of a quantum
+        if quad == 0 && i + 4 <= n {
+            let a = B64[usize::from(body[i])];
+            let b = B64[usize::from(body[i + 1])];
+            let c = B64[usize::from(body[i + 2])];
+            let d = B64[usize::from(body[i + 3])];
+            if (a | b | c | d) < 64 {
+                let v = (u32::from(a) << 18)
+                    | (u32::from(b) << 12)
+                    | (u32::from(c) << 6)
+                    | u32::from(d);
+                out.extend_from_slice(&[(v >> 16) as u8, (v >> 8) as u8, v as u8]);
+                pads = 0;
+                i += 4;
+                continue;
+            }
+        }
+        let ch = body[i];
+        i += 1;
+        if ch == b'=' {
+            if quad >= 2 {
+                pads += 1;
+                if quad + pads >= 4 {
+                    return out;
+                }
+            }
+            continue;
+        }
+        let v = B64[usize::from(ch)];
+        if v >= 64 {
+            continue;
+        }
+        pads = 0;
+        let v = u32::from(v);
+        match quad {
+            0 => {
+                left = v;
+                quad = 1;
+            }
+            1 => {
+                out.push(((left << 2) | (v >> 4)) as u8);
+                left = v & 0x0f;
+                quad = 2;
+            }
+            2 => {
+                out.push(((left << 4) | (v >> 2)) as u8);
+                left = v & 0x03;
+                quad = 3;
+            }
+            _ => {
+                out.push(((left << 6) | v) as u8);
+                left = 0;
+                quad = 0;
+            }
+        }
+    }
+    if quad == 1 {
+        return body
+            .iter()
+            .copied()
+            .filter(|&b| b != b'\r' && b != b'\n')
+            .collect();
+    }
+    out
+}
+
+fn hex_digit(c: u8) -> Option<u8> {
+    (c as char).to_digit(16).map(|d| d as u8)
+}
+
+/// `binascii.a2b_qp(data, header=False)`.
+pub(crate) fn qp(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len());
+    let mut i = 0;
+    let n = data.len();
+    while i < n {
+        // copy everything up to the next '=' (look a few bytes ahead by
+        // hand first: dense quoted-printable has one every three bytes)
+        let near = data[i..n.min(i + 8)].iter().position(|&b| b == b'=');
+        let run = near.unwrap_or_else(|| memchr::memchr(b'=', &data[i..]).unwrap_or(n - i));
+        out.extend_from_slice(&data[i..i + run]);
+        i += run;
+        if i >= n {
+            break;
+        }
+        i += 1;
+        if i >= n {
+            break;
+        }
+        match data[i] {
+            b'\n' | b'\r' => {
+                if data[i] != b'\n' {
+                    while i < n && data[i] != b'\n' {
+                        i += 1;
+                    }
+                }
+                if i < n {
+                    i += 1;
+                }
+            }
+            b'=' => {
+                out.push(b'=');
+                i += 1;
+            }
+            c => match (i + 1 < n).then(|| (hex_digit(c), hex_digit(data[i + 1]))) {
+                Some((Some(h), Some(l))) => {
+                    out.push(h << 4 | l);
+                    i += 2;
+                }
+                _ => out.push(b'='),
+            },
+        }
+    }
+    out
+}
+
+/// Python `int(s, 8)` on bytes: surrounding ASCII whitespace, a sign, an
+/// optional `0o` prefix, octal digits with single underscores between them.
+fn is_py_octal(s: &[u8]) -> bool {
+    let ws = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r');
+    let start = s.iter().position(|b| !ws(b)).unwrap_or(s.len());
+    let end = s.iter().rposition(|b| !ws(b)).map_or(start, |e| e + 1);
+    let t = &s[start..end];
+    let t = t
+        .strip_prefix(b"+")
+        .or_else(|| t.strip_prefix(b"-"))
+        .unwrap_or(t);
+    let t = match t.get(..2) {
+        Some(b"0o") | Some(b"0O") => {
+            let rest = &t[2..];
+            // "0o_7" is valid: an underscore may follow the prefix
+            rest.strip_prefix(b"_").unwrap_or(rest)
+        }
+        _ => t,
+    };
+    if t.is_empty() || t[0] == b'_' || t[t.len() - 1] == b'_' {
+        return false;
+    }
+    let mut prev_us = false;
+    for &c in t {
+        match c {
+            b'0'..=b'7' => prev_us = false,
+            b'_' if !prev_us => prev_us = true,
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// `bytes.splitlines()`: lines without their ends (`\n`, `\r`, `\r\n`).
+fn bytes_lines(data: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = data;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let (line, next) = match rest.iter().position(|&b| b == b'\n' || b == b'\r') {
+            None => (rest, &rest[rest.len()..]),
+            Some(i) if rest[i] == b'\r' && rest.get(i + 1) == Some(&b'\n') => {
+                (&rest[..i], &rest[i + 2..])
+            }
+            Some(i) => (&rest[..i], &rest[i + 1..]),
+        };
+        rest = next;
+        Some(line)
+    })
+}
+
+/// `binascii.a2b_uu` of one line; `None` where it raises.
+fn a2b_uu(line: &[u8]) -> Option<Vec<u8>> {
+    // CPython reads the first byte; for an empty buffer that is the
+    // terminating NUL.
+    let first = line.first().copied().unwrap_or(0);
+    let mut bin_len = usize::from(first.wrapping_sub(b' ') & 0o77);
+    let data = line.get(1..).unwrap_or(&[]);
+    let mut out = Vec::with_capacity(bin_len);
+    let mut left: u32 = 0;
+    let mut bits = 0;
+    let mut idx = 0;
+    while bin_len > 0 {
+        let c = data.get(idx).copied();
+        idx += 1;
+        let v = match c {
+            None | Some(b'\n') | Some(b'\r') => 0,
+            Some(c) if !(b' '..=b' ' + 64).contains(&c) => return None,
+            Some(c) => u32::from((c - b' ') & 0o77),
+        };
+        left = (left << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((left >> bits) as u8);
+            left &= (1 << bits) - 1;
+            bin_len -= 1;
+        }
+    }
+    for &c in data.get(idx..).unwrap_or(&[]) {
+        if !matches!(c, b' ' | b'`' | b'\n' | b'\r') {
+            return None;
+        }
+    }
+    Some(out)
+}
+
+/// `email.message._decode_uu`; `None` where it raises (no valid `begin`
+/// line, an empty line before `end`, an undecodable line).
+pub(crate) fn uu(data: &[u8]) -> Option<Vec<u8>> {
+    let mut lines = bytes_lines(data);
+    loop {
+        let line = lines.next()?;
+        if let Some(rest) = line.strip_prefix(b"begin ") {
+            let mode = rest.split(|&b| b == b' ').next().unwrap_or(&[]);
+            if is_py_octal(mode) {
+                break;
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for line in lines {
+        if line.is_empty() {
+            return None;
+        }
+        if strip_uu_ws(line) == b"end" {
+            break;
+        }
+        let decoded = match a2b_uu(line) {
+            Some(d) => d,
+            None => {
+                let nbytes = ((usize::from(line[0].wrapping_sub(32) & 63)) * 4 + 5) / 3;
+                a2b_uu(&line[..nbytes.min(line.len())])?
+            }
+        };
+        out.extend_from_slice(&decoded);
+    }
+    Some(out)
+}
+
+/// `bytes.strip(b' \t\r\n\f')`.
+fn strip_uu_ws(s: &[u8]) -> &[u8] {
+    let ws = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n' | 0x0c);
+    let start = s.iter().position(|b| !ws(b)).unwrap_or(s.len());
+    let end = s.iter().rposition(|b| !ws(b)).map_or(start, |e| e + 1);
+    &s[start..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_leniency() {
+        assert_eq!(base64(b"QUJD"), b"ABC");
+        assert_eq!(base64(b"QUI"), b"AB");
+        assert_eq!(base64(b"QQ"), b"A");
+        assert_eq!(base64(b"QU\r\nJD"), b"ABC");
+        assert_eq!(base64(b"Q!U*J D"), b"ABC");
+        assert_eq!(base64(b"QQ==QUJD"), b"A");
+        assert_eq!(base64(b"QUJDR"), b"QUJDR");
+        assert_eq!(base64(b"QUJD\nR\n"), b"QUJDR");
+        assert_eq!(base64(b"=QUJD"), b"ABC");
+        assert_eq!(base64(b"Q=Q=="), b"A");
+        assert_eq!(base64(b""), b"");
+    }
+
+    #[test]
+    fn qp_edges() {
+        assert_eq!(qp(b"a=\nb"), b"ab");
+        assert_eq!(qp(b"a=\r\nb"), b"ab");
+        assert_eq!(qp(b"a=\rXYZ\nb"), b"ab");
+        assert_eq!(qp(b"==41"), b"=41");
+        assert_eq!(qp(b"=41=4a=4A"), b"AJJ");
+        assert_eq!(qp(b"=ZZ"), b"=ZZ");
+        assert_eq!(qp(b"= \n"), b"= \n");
+        assert_eq!(qp(b"end="), b"end");
+        assert_eq!(qp(b"=4"), b"=4");
+    }
+
+    #[test]
+    fn uuencode() {
+        let data = b"noise\nbegin 644 f.txt\n#0V%T\n`\nend\n";
+        assert_eq!(uu(data).unwrap(), b"Cat");
+        assert_eq!(uu(b"begin 644 f\n#0V%T\n\nend\n"), None);
+        assert_eq!(uu(b"no begin here\n"), None);
+        assert_eq!(uu(b"begin 999 f\n#0V%T\nend\n"), None);
+        assert_eq!(uu(b"begin 0o644 f\n#0V%T\nend\n").unwrap(), b"Cat");
+        assert!(is_py_octal(b"6_4_4") && !is_py_octal(b"6__4") && !is_py_octal(b""));
+    }
+}

@@ -1,0 +1,612 @@
+//! HTML to text as pyzor 1.1.2 does it: CPython's `html.parser.HTMLParser`
+//! (the reference build, Debian's 3.11.2-6+deb12u9, with its 2025 security
+//! fixes) fed the whole part once and never closed, with a collector that
+//! keeps stripped text chunks outside `<script>`/`<style>` and joins them
+//! with single spaces.
+//!
+//! html5ever cannot be used: an HTML5 tree builder closes what is left open
+//! at the end, reports the text that the reference holds back (an unclosed
+//! tag, comment or `&…` near the end is lost there), and splits or merges
+//! text chunks differently, and every one of those changes the digest. The
+//! tokenizer below follows `HTMLParser.goahead(end=False)` instead, with
+//! each regular expression of the reference written out as a scanner.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::OnceLock;
+
+use pyzor_core::pycompat::{is_py_whitespace, py_strip};
+
+use crate::generated::entities::{ENTITIES, INVALID_CHARREFS, INVALID_CODEPOINTS};
+
+/// `[\t\n\r\f ]`, the HTML whitespace of the tokenizer's patterns.
+#[inline]
+fn is_html_space(b: u8) -> bool {
+    matches!(b, b'\t' | b'\n' | b'\r' | 0x0c | b' ')
+}
+
+/// The text of an HTML part: stripped data chunks joined by one space.
+pub(crate) fn html_to_text(raw: &str) -> String {
+    let mut p = Parser {
+        raw,
+        collect: true,
+        cdata: None,
+        text: String::with_capacity(raw.len() / 2),
+        quotes: QuoteMemo::default(),
+    };
+    p.goahead();
+    p.text
+}
+
+struct Parser<'a> {
+    raw: &'a str,
+    collect: bool,
+    /// The raw-text element we are inside (`script` or `style`).
+    cdata: Option<&'static str>,
+    /// The collected chunks joined by single spaces.
+    text: String,
+    quotes: QuoteMemo,
+}
+
+impl Parser<'_> {
+    fn handle_data(&mut self, data: &str) {
+        if !self.collect {
+            return;
+        }
+        let d = py_strip(data);
+        if !d.is_empty() {
+            if !self.text.is_empty() {
+                self.text.push(' ');
+            }
+            self.text.push_str(d);
+        }
+    }
+
+    fn handle_starttag(&mut self, tag: &str) {
+        if tag == "script" || tag == "style" {
+            self.collect = false;
+        }
+    }
+
+    fn handle_endtag(&mut self, tag: &str) {
+        if tag == "script" || tag == "style" {
+            self.collect = true;
+        }
+    }
+
+    fn goahead(&mut self) {
+        let raw = self.raw;
+        let b = raw.as_bytes();
+        let n = b.len();
+        let mut i = 0;
+        while i < n {
+            let j;
+            if let Some(elem) = self.cdata {
+                match find_cdata_end(b, i, elem) {
+                    Some(pos) => j = pos,
+                    None => break,
+                }
+                if i < j {
+                    self.handle_data(&raw[i..j]);
+                }
+            } else {
+                match memchr(b'<', &b[i..]) {
+                    Some(off) => j = i + off,
+                    None => {
+                        // An '&' among the last 34 characters with no
+                        // [\t\n\r\f ;] after it: the parser waits for more
+                        // text that never comes.
+                        let from = i.max(char_offset_from_end(raw, 34));
+                        if let Some(amp) =
+                            b[from..].iter().rposition(|&c| c == b'&').map(|p| p + from)
+                            && !b[amp..].iter().any(|&c| is_html_space(c) || c == b';')
+                        {
+                            break;
+                        }
+                        j = n;
+                    }
+                }
+                if i < j && self.collect {
+                    let text = unescape(&raw[i..j]);
+                    self.handle_data(&text);
+                }
+            }
+            i = j;
+            if i == n {
+                break;
+            }
+            // b[i] == b'<'
+            let k: Option<usize> = if b.get(i + 1).is_some_and(u8::is_ascii_alphabetic) {
+                self.parse_starttag(i)
+            } else if b[i..].starts_with(b"</") {
+                self.parse_endtag(i)
+            } else if b[i..].starts_with(b"<!--") {
+                find_comment_close(raw, i + 4)
+            } else if b[i..].starts_with(b"<?") {
+                memchr(b'>', &b[i + 2..]).map(|p| i + 2 + p + 1)
+            } else if b[i..].starts_with(b"<!") {
+                parse_html_declaration(raw, i)
+            } else if i + 1 < n {
+                self.handle_data("<");
+                Some(i + 1)
+            } else {
+                None
+            };
+            match k {
+                Some(k) => i = k,
+                None => break, // unterminated construct: the rest is lost
+            }
+        }
+    }
+
+    /// `parse_starttag`; `None` if the tag is not terminated.
+    fn parse_starttag(&mut self, i: usize) -> Option<usize> {
+        let raw = self.raw;
+        let b = raw.as_bytes();
+        let endpos = locate_tag_end(b, i + 1, &mut self.quotes);
+        if b[endpos - 1] != b'>' {
+            return None;
+        }
+        let (name_end, mut k) = tagfind(b, i + 1);
+        let tag = raw[i + 1..name_end].to_lowercase();
+        while k < endpos {
+            match attrfind(b, k, &mut self.quotes) {
+                Some(e) => k = e,
+                None => break,
+            }
+        }
+        let end = if k <= endpos {
+            py_strip(&raw[k..endpos])
+        } else {
+            ""
+        };
+        if end != ">" && end != "/>" {
+            self.handle_data(&raw[i..endpos]);
+            return Some(endpos);
+        }
+        if end.ends_with("/>") {
+            self.handle_starttag(&tag);
+            self.handle_endtag(&tag);
+        } else {
+            self.handle_starttag(&tag);
+            if tag == "script" {
+                self.cdata = Some("script");
+            } else if tag == "style" {
+                self.cdata = Some("style");
+            }
+        }
+        Some(endpos)
+    }
+
+    /// `parse_endtag`; `None` if not terminated.
+    fn parse_endtag(&mut self, i: usize) -> Option<usize> {
+        let raw = self.raw;
+        let b = raw.as_bytes();
+        memchr(b'>', &b[i + 2..])?;
+        if !b.get(i + 2).is_some_and(u8::is_ascii_alphabetic) {
+            if b.get(i + 2) == Some(&b'>') {
+                return Some(i + 3); // "</>" is ignored
+            }
+            return memchr(b'>', &b[i + 2..]).map(|p| i + 2 + p + 1); // bogus comment
+        }
+        let j = locate_tag_end(b, i + 2, &mut self.quotes);
+        if b[j - 1] != b'>' {
+            return None;
+        }
+        let (name_end, _) = tagfind(b, i + 2);
+        let tag = raw[i + 2..name_end].to_lowercase();
+        self.handle_endtag(&tag);
+        self.cdata = None;
+        Some(j)
+    }
+}
+
+fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
+    hay.iter().position(|&c| c == needle)
+}
+
+/// Byte offset of the character `count` characters before the end (0 if
+/// the text is shorter).
+fn char_offset_from_end(s: &str, count: usize) -> usize {
+    s.char_indices().rev().nth(count - 1).map_or(0, |(i, _)| i)
+}
+
+/// The raw-text end `</script` (or `</style`), ASCII case-insensitive,
+/// followed by one of `\t\n\r\f />`.
+fn find_cdata_end(b: &[u8], from: usize, elem: &str) -> Option<usize> {
+    let e = elem.as_bytes();
+    let mut i = from;
+    while let Some(off) = memchr(b'<', &b[i..]) {
+        let p = i + off;
+        let rest = &b[p..];
+        if rest.len() > 2 + e.len()
+            && rest[1] == b'/'
+            && rest[2..2 + e.len()].eq_ignore_ascii_case(e)
+            && matches!(
+                rest[2 + e.len()],
+                b'\t' | b'\n' | b'\r' | 0x0c | b' ' | b'/' | b'>'
+            )
+        {
+            return Some(p);
+        }
+        i = p + 1;
+    }
+    None
+}
+
+/// `tagfind_tolerant` at `i` (which holds an ASCII letter):
+/// `([a-zA-Z][^\t\n\r\f />]*)(?:[\t\n\r\f ]|/(?!>))*`. Returns (end of the
+/// name, end of the match).
+fn tagfind(b: &[u8], i: usize) -> (usize, usize) {
+    let mut k = i + 1;
+    while k < b.len() && !is_html_space(b[k]) && b[k] != b'/' && b[k] != b'>' {
+        k += 1;
+    }
+    let name_end = k;
+    while k < b.len() && (is_html_space(b[k]) || (b[k] == b'/' && b.get(k + 1) != Some(&b'>'))) {
+        k += 1;
+    }
+    (name_end, k)
+}
+
+/// `true` if the character before `k` allows an attribute name to start
+/// (the look-behind `(?<=['"\t\n\r\f /])`).
+fn attr_may_start(b: &[u8], k: usize) -> bool {
+    k > 0
+        && matches!(
+            b[k - 1],
+            b'\'' | b'"' | b'\t' | b'\n' | b'\r' | 0x0c | b' ' | b'/'
+        )
+}
+
+/// An attribute name `[^\t\n\r\f />][^\t\n\r\f /=>]*` at `k`.
+fn attr_name(b: &[u8], k: usize) -> Option<usize> {
+    let c = *b.get(k)?;
+    if is_html_space(c) || c == b'/' || c == b'>' {
+        return None;
+    }
+    let mut e = k + 1;
+    while e < b.len() && !is_html_space(b[e]) && !matches!(b[e], b'/' | b'=' | b'>') {
+        e += 1;
+    }
+    Some(e)
+}
+
+/// Remembers, per quote character, a position from which the text holds no
+/// such quote, so that a tag full of unclosed quotes is not rescanned
+/// (which would make the scan quadratic).
+#[derive(Default)]
+struct QuoteMemo {
+    /// Per quote (`'`, `"`): a position from which there is none.
+    none_from: [Option<usize>; 2],
+}
+
+impl QuoteMemo {
+    fn find(&mut self, b: &[u8], q: u8, from: usize) -> Option<usize> {
+        let slot = &mut self.none_from[usize::from(q == b'"')];
+        if slot.is_some_and(|none| from >= none) {
+            return None;
+        }
+        let found = memchr(q, &b[from..]).map(|off| from + off);
+        if found.is_none() {
+            *slot = Some(from);
+        }
+        found
+    }
+}
+
+/// The optional value part `[\t\n\r\f ]*=[\t\n\r\f ]*('…'|"…"|(?!['"])[^>\t\n\r\f ]*)`
+/// at `k`, with the regex engine's backtracking: where a quote has no
+/// partner, one blank before it is given back and the value is empty.
+fn attr_value(b: &[u8], k: usize, memo: &mut QuoteMemo) -> Option<usize> {
+    let mut p = k;
+    while p < b.len() && is_html_space(b[p]) {
+        p += 1;
+    }
+    if b.get(p) != Some(&b'=') {
+        return None;
+    }
+    let eq = p;
+    p += 1;
+    while p < b.len() && is_html_space(b[p]) {
+        p += 1;
+    }
+    match b.get(p) {
+        Some(&q @ (b'\'' | b'"')) => match memo.find(b, q, p + 1) {
+            Some(close) => Some(close + 1),
+            None if p > eq + 1 => Some(p - 1),
+            None => None,
+        },
+        _ => {
+            while p < b.len() && !is_html_space(b[p]) && b[p] != b'>' {
+                p += 1;
+            }
+            Some(p)
+        }
+    }
+}
+
+/// `attrfind_tolerant` at `k`; `None` when it does not match.
+fn attrfind(b: &[u8], k: usize, memo: &mut QuoteMemo) -> Option<usize> {
+    if !attr_may_start(b, k) {
+        return None;
+    }
+    let mut e = attr_name(b, k)?;
+    if let Some(v) = attr_value(b, e, memo) {
+        e = v;
+    }
+    while e < b.len() && (is_html_space(b[e]) || (b[e] == b'/' && b.get(e + 1) != Some(&b'>'))) {
+        e += 1;
+    }
+    Some(e)
+}
+
+/// `locatetagend` at `i` (an ASCII letter): the end of the match.
+fn locate_tag_end(b: &[u8], i: usize, memo: &mut QuoteMemo) -> usize {
+    let mut k = i + 1;
+    while k < b.len() && !is_html_space(b[k]) && b[k] != b'/' && b[k] != b'>' {
+        k += 1;
+    }
+    let skip = |mut k: usize| {
+        while k < b.len() && (is_html_space(b[k]) || b[k] == b'/') {
+            k += 1;
+        }
+        k
+    };
+    k = skip(k);
+    while attr_may_start(b, k) {
+        let Some(mut e) = attr_name(b, k) else { break };
+        if let Some(v) = attr_value(b, e, memo) {
+            e = v;
+        }
+        k = skip(e);
+    }
+    if b.get(k) == Some(&b'>') {
+        k += 1;
+    }
+    k
+}
+
+/// `parse_comment`: searches `--\s*>` from `from` (Unicode `\s`);
+/// returns the end of the match.
+fn find_comment_close(text: &str, from: usize) -> Option<usize> {
+    let mut i = from;
+    while let Some(off) = text[i..].find("--") {
+        let p = i + off + 2;
+        let rest = &text[p..];
+        let trimmed = rest.trim_start_matches(is_py_whitespace);
+        if trimmed.starts_with('>') {
+            return Some(p + (rest.len() - trimmed.len()) + 1);
+        }
+        i = i + off + 1;
+    }
+    None
+}
+
+/// `parse_html_declaration` at `i` (`<!`, not a comment).
+fn parse_html_declaration(text: &str, i: usize) -> Option<usize> {
+    let b = text.as_bytes();
+    if b[i..].starts_with(b"<![CDATA[") {
+        // parse_marked_section: the name "CDATA" always scans, then look
+        // for `]\s*]\s*>`.
+        let mut p = i + 3;
+        while let Some(off) = text[p..].find(']') {
+            let q = p + off + 1;
+            let rest = text[q..].trim_start_matches(is_py_whitespace);
+            if let Some(r) = rest.strip_prefix(']') {
+                let r2 = r.trim_start_matches(is_py_whitespace);
+                if r2.starts_with('>') {
+                    return Some(text.len() - r2.len() + 1);
+                }
+            }
+            p = q;
+        }
+        None
+    } else if b.len() >= i + 9 && b[i..i + 9].eq_ignore_ascii_case(b"<!doctype") {
+        memchr(b'>', &b[i + 9..]).map(|p| i + 9 + p + 1)
+    } else {
+        memchr(b'>', &b[i + 2..]).map(|p| i + 2 + p + 1)
+    }
+}
+
+/// `html.unescape`: numeric and named character references, HTML5 rules.
+pub(crate) fn unescape(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.contains('&') {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let b = s.as_bytes();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    let mut copied = 0;
+    while let Some(off) = memchr(b'&', &b[i..]) {
+        let amp = i + off;
+        let Some((end, repl)) = charref(s, amp) else {
+            i = amp + 1;
+            continue;
+        };
+        out.push_str(&s[copied..amp]);
+        out.push_str(&repl);
+        copied = end;
+        i = end;
+    }
+    out.push_str(&s[copied..]);
+    std::borrow::Cow::Owned(out)
+}
+
+/// One reference at `amp` (`&`): (end of the match, replacement).
+fn charref(s: &str, amp: usize) -> Option<(usize, String)> {
+    let b = s.as_bytes();
+    let p = amp + 1;
+    if b.get(p) == Some(&b'#') {
+        let (digits_start, radix) = match b.get(p + 1) {
+            Some(b'x' | b'X') if b.get(p + 2).is_some_and(u8::is_ascii_hexdigit) => (p + 2, 16),
+            Some(c) if c.is_ascii_digit() => (p + 1, 10),
+            _ => return None,
+        };
+        let mut e = digits_start;
+        while e < b.len()
+            && (if radix == 16 {
+                b[e].is_ascii_hexdigit()
+            } else {
+                b[e].is_ascii_digit()
+            })
+        {
+            e += 1;
+        }
+        let digits = &s[digits_start..e];
+        if b.get(e) == Some(&b';') {
+            e += 1;
+        }
+        let num = u32::from_str_radix(digits.trim_start_matches('0'), radix)
+            .ok()
+            .or_else(|| {
+                // empty after trimming zeros means 0; otherwise it overflowed
+                digits.trim_start_matches('0').is_empty().then_some(0)
+            });
+        let repl = match num {
+            None => "\u{fffd}".to_owned(),
+            Some(n) => numeric_replacement(n),
+        };
+        return Some((e, repl));
+    }
+    // [^\t\n\f <&#;]{1,32};?
+    let mut e = p;
+    let mut count = 0;
+    for (off, c) in s[p..].char_indices() {
+        if count == 32 || matches!(c, '\t' | '\n' | '\u{c}' | ' ' | '<' | '&' | '#' | ';') {
+            e = p + off;
+            break;
+        }
+        count += 1;
+        e = p + off + c.len_utf8();
+    }
+    if count == 0 {
+        return None;
+    }
+    let semi = b.get(e) == Some(&b';');
+    let name_end = if semi { e + 1 } else { e };
+    let name = &s[p..name_end];
+    if let Some(v) = entity(name) {
+        return Some((name_end, v.to_owned()));
+    }
+    // the longest prefix (of at least 2 characters) that is an entity;
+    // only names without ';' can be prefixes, and none is longer than
+    // max_legacy_len()
+    let idx: Vec<usize> = name.char_indices().map(|(i, _)| i).collect();
+    for x in (2..idx.len().min(max_legacy_len() + 1)).rev() {
+        if let Some(v) = entity(&name[..idx[x]]) {
+            return Some((name_end, format!("{v}{}", &name[idx[x]..])));
+        }
+    }
+    Some((name_end, format!("&{name}")))
+}
+
+fn entity(name: &str) -> Option<&'static str> {
+    static MAP: OnceLock<HashMap<&'static str, &'static str, BuildHasherDefault<FnvHasher>>> =
+        OnceLock::new();
+    MAP.get_or_init(|| ENTITIES.iter().copied().collect())
+        .get(name)
+        .copied()
+}
+
+/// The longest entity name without the trailing `;` (the only kind a
+/// prefix can match).
+fn max_legacy_len() -> usize {
+    static LEN: OnceLock<usize> = OnceLock::new();
+    *LEN.get_or_init(|| {
+        ENTITIES
+            .iter()
+            .filter(|(k, _)| !k.ends_with(';'))
+            .map(|(k, _)| k.chars().count())
+            .max()
+            .unwrap_or(0)
+    })
+}
+
+/// FNV-1a, for the entity table (short keys, no untrusted flooding concern:
+/// the table is fixed).
+#[derive(Default)]
+struct FnvHasher(u64);
+
+impl Hasher for FnvHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+fn numeric_replacement(n: u32) -> String {
+    if let Ok(i) = INVALID_CHARREFS.binary_search_by(|(k, _)| k.cmp(&n)) {
+        return INVALID_CHARREFS[i].1.to_string();
+    }
+    if (0xd800..=0xdfff).contains(&n) || n > 0x10ffff {
+        return "\u{fffd}".to_owned();
+    }
+    if INVALID_CODEPOINTS.binary_search(&n).is_ok() {
+        return String::new();
+    }
+    char::from_u32(n)
+        .map(String::from)
+        .unwrap_or_else(|| "\u{fffd}".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_and_tags() {
+        assert_eq!(html_to_text("<p>a</p><p>b</p>"), "a b");
+        assert_eq!(html_to_text("<b>abcd</b>efghij"), "abcd efghij");
+        assert_eq!(
+            html_to_text("x<script>var a = '<p>';</script>y<style>p{}</style>z"),
+            "x y z"
+        );
+        assert_eq!(html_to_text("a<SCRIPT>s</script foo>b"), "a b");
+        assert_eq!(html_to_text("a<script/>b"), "a b");
+        assert_eq!(html_to_text("a < b <1> c"), "a < b < 1> c");
+        assert_eq!(
+            html_to_text("a<!-- c -->b<!x>c<?pi>d<!DOCTYPE html>e</>f</ 3>g"),
+            "a b c d e f g"
+        );
+        assert_eq!(
+            html_to_text("a<![CDATA[ x ]]>b<![if !mso]>c<![endif]>d"),
+            "a b c d"
+        );
+        assert_eq!(html_to_text("<title>T</title><img alt='x'>body"), "T body");
+    }
+
+    #[test]
+    fn held_back_and_unterminated() {
+        assert_eq!(html_to_text("<p>kept</p>Tom&Jerry"), "kept");
+        assert_eq!(html_to_text("<p>kept</p>Tom&Jerry ok"), "kept Tom&Jerry ok");
+        assert_eq!(html_to_text("a<b"), "a");
+        assert_eq!(html_to_text("a<!-- never closed"), "a");
+        assert_eq!(html_to_text("a<style>never closed"), "a");
+        assert_eq!(html_to_text("a<!-- x --!> b"), "a");
+        assert_eq!(html_to_text("a<"), "a");
+    }
+
+    #[test]
+    fn entities() {
+        assert_eq!(
+            unescape(
+                "&amp; &lt;&gt &copy2024 &notit; &ampx &bogus; &#65;&#x42;&#0;&#13;&#128;&#129;&#1;&#xD800;&#99999999999;"
+            ),
+            "& <> \u{a9}2024 \u{ac}it; &x &bogus; AB\u{fffd}\r\u{20ac}\u{81}\u{fffd}\u{fffd}"
+        );
+        assert_eq!(unescape("&#10;&nbsp;"), "\n\u{a0}");
+        assert_eq!(unescape("a & b &# &#x; &"), "a & b &# &#x; &");
+    }
+}

@@ -1,0 +1,759 @@
+//! The MIME structure of a message as CPython's `email` feed parser
+//! (compat32 policy) builds it, ported step by step from
+//! `email.feedparser.FeedParser._parsegen` and `_parse_headers`.
+//!
+//! A general-purpose MIME parser (mail-parser and friends) cannot be used
+//! here: the digest depends on compat32 quirks that such parsers rightly
+//! do not have — the first header wins, unsplittable multiparts keep their
+//! raw body, `message/*` bodies are parsed without undoing their transfer
+//! encoding, boundaries of enclosing parts end inner parts, a `From ` line
+//! in last header position is pushed back into the body, and so on.
+//!
+//! Lines end at CR LF, CR or LF. Everything borrows from the raw message;
+//! nodes are stored in an arena in creation order, which is the pre-order
+//! walk `Message.walk()` yields.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use crate::params;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Line {
+    start: usize,
+    content_end: usize,
+    end: usize,
+}
+
+impl Line {
+    fn is_blank(&self) -> bool {
+        self.start == self.content_end && self.end > self.start
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Item {
+    Line(Line),
+    /// A pushed-back empty string (`unreadline('')` after EOF).
+    Empty,
+}
+
+#[derive(Debug, Clone)]
+enum Matcher {
+    /// `NLCRE.match`: a line that is only a line end.
+    Blank,
+    /// `boundarymatch` of a multipart: `--boundary`, optional `--`, blanks.
+    Boundary(Vec<u8>),
+}
+
+/// One MIME node.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Node {
+    /// The first Content-Type value (8-bit bytes read as U+FFFD).
+    pub content_type: Option<String>,
+    /// The first Content-Transfer-Encoding value.
+    pub cte: Option<String>,
+    /// Default type `message/rfc822` (inside `multipart/digest`) instead of
+    /// `text/plain`.
+    pub default_message: bool,
+    /// Children (multipart parts, the message of a `message/*` node, the
+    /// blocks of a delivery status). Non-empty means "is multipart".
+    pub children: Vec<usize>,
+    /// The payload of a leaf, as byte ranges of the raw message.
+    pub payload: Vec<(usize, usize)>,
+    /// (maintype, subtype), computed once the headers are known.
+    ctype: Option<(String, String)>,
+}
+
+impl Node {
+    /// (maintype, subtype) as `get_content_type()` gives them.
+    pub fn content_type(&self) -> (&str, &str) {
+        match &self.ctype {
+            Some((m, s)) => (m, s),
+            None => ("text", "plain"),
+        }
+    }
+
+    fn compute_content_type(&self) -> (String, String) {
+        match &self.content_type {
+            Some(v) => params::content_type(v),
+            None if self.default_message => ("message".into(), "rfc822".into()),
+            None => ("text".into(), "plain".into()),
+        }
+    }
+
+    /// `true` when the payload is a list of parts.
+    pub fn is_multipart(&self) -> bool {
+        !self.children.is_empty()
+    }
+
+    /// The payload bytes (borrowed when contiguous, which is almost always).
+    pub fn payload<'a>(&self, raw: &'a [u8]) -> Cow<'a, [u8]> {
+        match self.payload.as_slice() {
+            [] => Cow::Borrowed(&[]),
+            [(s, e)] => Cow::Borrowed(&raw[*s..*e]),
+            ranges => {
+                let mut v = Vec::with_capacity(ranges.iter().map(|(s, e)| e - s).sum());
+                for (s, e) in ranges {
+                    v.extend_from_slice(&raw[*s..*e]);
+                }
+                Cow::Owned(v)
+            }
+        }
+    }
+}
+
+struct Parser<'a> {
+    raw: &'a [u8],
+    pos: usize,
+    pushback: Vec<Item>,
+    eof: Vec<Matcher>,
+    /// The separators (`--boundary`) of `eof`, counted, for a constant-time
+    /// check of each line however deep the nesting.
+    active: HashMap<Vec<u8>, usize>,
+    /// How many `Blank` matchers `eof` holds.
+    blank_active: usize,
+    /// Reused buffer for a node's header lines.
+    scratch: Vec<Line>,
+    nodes: Vec<Node>,
+    /// The message stack (`_msgstack`), innermost last.
+    stack: Vec<usize>,
+    /// The most recently created message (`_last`).
+    last: usize,
+}
+
+/// Parses a raw message into its MIME nodes, in walk order.
+pub(crate) fn parse(raw: &[u8]) -> Vec<Node> {
+    let mut p = Parser {
+        raw,
+        pos: 0,
+        pushback: Vec::new(),
+        eof: Vec::new(),
+        active: HashMap::new(),
+        blank_active: 0,
+        scratch: Vec::new(),
+        nodes: Vec::new(),
+        stack: Vec::new(),
+        last: 0,
+    };
+    p.parse_all();
+    p.nodes
+}
+
+fn header_line(line: &[u8]) -> bool {
+    if line.starts_with(b"From ") || line.starts_with(b" ") || line.starts_with(b"\t") {
+        return true;
+    }
+    for &b in line {
+        match b {
+            b':' => return true,
+            0x21..=0x7e => {}
+            _ => return false,
+        }
+    }
+    false
+}
+
+/// Decodes header bytes the way compat32 reads them back: ASCII as is,
+/// every byte >= 0x80 as U+FFFD.
+fn header_text(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(s) if bytes.is_ascii() => s.to_owned(),
+        _ => bytes
+            .iter()
+            .map(|&b| if b < 0x80 { char::from(b) } else { '\u{fffd}' })
+            .collect(),
+    }
+}
+
+impl Parser<'_> {
+    fn next_item(&mut self) -> Option<Item> {
+        if let Some(item) = self.pushback.pop() {
+            return Some(item);
+        }
+        if self.pos >= self.raw.len() {
+            return None;
+        }
+        let start = self.pos;
+        let rest = &self.raw[start..];
+        let (content, end) = match memchr::memchr2(b'\n', b'\r', rest) {
+            None => (rest.len(), rest.len()),
+            Some(i) if rest[i] == b'\r' && rest.get(i + 1) == Some(&b'\n') => (i, i + 2),
+            Some(i) => (i, i + 1),
+        };
+        self.pos = start + end;
+        Some(Item::Line(Line {
+            start,
+            content_end: start + content,
+            end: start + end,
+        }))
+    }
+
+    /// `true` if any matcher of the EOF stack matches `line`: the line is
+    /// blank (with a blank matcher active), or, without trailing blanks, is
+    /// an active separator, optionally followed by `--`.
+    fn at_false_eof(&self, line: Line) -> bool {
+        if line.is_blank() {
+            return self.blank_active > 0;
+        }
+        let mut text = &self.raw[line.start..line.content_end];
+        if self.active.is_empty() || !text.starts_with(b"--") {
+            return false;
+        }
+        while let [rest @ .., b' ' | b'\t'] = text {
+            text = rest;
+        }
+        self.active.contains_key(text)
+            || text
+                .strip_suffix(b"--")
+                .is_some_and(|t| self.active.contains_key(t))
+    }
+
+    fn push_eof(&mut self, m: Matcher) {
+        match &m {
+            Matcher::Blank => self.blank_active += 1,
+            Matcher::Boundary(sep) => *self.active.entry(sep.clone()).or_default() += 1,
+        }
+        self.eof.push(m);
+    }
+
+    fn pop_eof(&mut self) {
+        match self.eof.pop() {
+            Some(Matcher::Blank) => self.blank_active -= 1,
+            Some(Matcher::Boundary(sep)) => {
+                if let Some(n) = self.active.get_mut(&sep) {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.active.remove(&sep);
+                    }
+                }
+            }
+            None => {}
+        }
+    }
+
+    /// `BufferedSubFile.readline`: `None` at EOF or at a false EOF (a line
+    /// matching an enclosing matcher, which stays unread).
+    fn readline(&mut self) -> Option<Line> {
+        match self.next_item()? {
+            Item::Empty => None,
+            Item::Line(line) => {
+                if self.at_false_eof(line) {
+                    self.pushback.push(Item::Line(line));
+                    None
+                } else {
+                    Some(line)
+                }
+            }
+        }
+    }
+
+    fn unread(&mut self, line: Option<Line>) {
+        self.pushback.push(line.map_or(Item::Empty, Item::Line));
+    }
+
+    fn bytes(&self, line: Line) -> &[u8] {
+        &self.raw[line.start..line.end]
+    }
+
+    fn new_message(&mut self) -> usize {
+        let default_message = self
+            .stack
+            .last()
+            .is_some_and(|&cur| self.nodes[cur].content_type() == ("multipart", "digest"));
+        let idx = self.nodes.len();
+        self.nodes.push(Node {
+            default_message,
+            ..Node::default()
+        });
+        if let Some(&parent) = self.stack.last() {
+            self.nodes[parent].children.push(idx);
+        }
+        self.stack.push(idx);
+        self.last = idx;
+        idx
+    }
+
+    fn pop_message(&mut self) {
+        self.stack.pop();
+    }
+
+    /// Collects every remaining line (until EOF or a false EOF).
+    fn rest(&mut self) -> Vec<(usize, usize)> {
+        let mut ranges: Vec<(usize, usize)> = Vec::new();
+        // Pushed-back lines first, one by one.
+        while !self.pushback.is_empty() {
+            match self.readline() {
+                Some(line) => push_range(&mut ranges, line),
+                None => return ranges,
+            }
+        }
+        if self.blank_active == 0 {
+            // Only a line starting with "--" can be a false EOF: jump from
+            // one such line to the next instead of reading every line.
+            let start = self.pos;
+            let end = self.next_false_eof(start);
+            if end > start {
+                push_range(
+                    &mut ranges,
+                    Line {
+                        start,
+                        content_end: end,
+                        end,
+                    },
+                );
+            }
+            self.pos = end; // the matching line (if any) stays unread
+            return ranges;
+        }
+        while let Some(line) = self.readline() {
+            push_range(&mut ranges, line);
+        }
+        ranges
+    }
+
+    /// The start of the first line at or after `from` (a line start) that
+    /// an active boundary matcher matches, or the end of the input.
+    fn next_false_eof(&self, from: usize) -> usize {
+        let raw = self.raw;
+        if self.active.is_empty() {
+            return raw.len();
+        }
+        let finder = memchr::memmem::Finder::new(b"--");
+        let mut at = from;
+        while let Some(off) = finder.find(&raw[at..]) {
+            let p = at + off;
+            if p == from || raw[p - 1] == b'\n' || raw[p - 1] == b'\r' {
+                let (content, end) = match memchr::memchr2(b'\n', b'\r', &raw[p..]) {
+                    None => (raw.len(), raw.len()),
+                    Some(i) if raw[p + i] == b'\r' && raw.get(p + i + 1) == Some(&b'\n') => {
+                        (p + i, p + i + 2)
+                    }
+                    Some(i) => (p + i, p + i + 1),
+                };
+                let line = Line {
+                    start: p,
+                    content_end: content,
+                    end,
+                };
+                // A CR LF pair ends one line: "\r\n--" starts a line after
+                // the LF only, which the p-1 check above already covers.
+                if self.at_false_eof(line) {
+                    return p;
+                }
+            }
+            at = p + 1;
+        }
+        raw.len()
+    }
+
+    fn set_payload(&mut self, node: usize, ranges: Vec<(usize, usize)>) {
+        self.nodes[node].payload = ranges;
+    }
+
+    /// `_parse_headers`: records the first Content-Type and CTE, handles
+    /// envelope lines.
+    fn parse_headers(&mut self, node: usize, lines: &[Line]) {
+        // (name length, start of the first line, end of the last line):
+        // a header's lines are consecutive
+        let mut current: Option<(usize, usize, usize)> = None;
+        let n = lines.len();
+        let raw = self.raw;
+        for (lineno, &line) in lines.iter().enumerate() {
+            let text = &raw[line.start..line.end];
+            if text[0] == b' ' || text[0] == b'\t' {
+                if let Some(cur) = current.as_mut() {
+                    cur.2 = line.end;
+                }
+                continue;
+            }
+            if let Some((name_len, start, end)) = current.take() {
+                self.set_raw(node, name_len, start, end);
+            }
+            if text.starts_with(b"From ") {
+                if lineno == 0 {
+                    continue;
+                } else if lineno == n - 1 {
+                    self.unread(Some(line));
+                    return;
+                } else {
+                    continue;
+                }
+            }
+            match memchr::memchr(b':', text) {
+                Some(0) | None => continue,
+                Some(i) => current = Some((i, line.start, line.end)),
+            }
+        }
+        if let Some((name_len, start, end)) = current.take() {
+            self.set_raw(node, name_len, start, end);
+        }
+    }
+
+    /// Records a header spanning `first_start..end` (its lines) if it is
+    /// the first Content-Type or Content-Transfer-Encoding.
+    fn set_raw(&mut self, node: usize, name_len: usize, first_start: usize, end: usize) {
+        let name = &self.raw[first_start..first_start + name_len];
+        let is_ct = name.eq_ignore_ascii_case(b"content-type");
+        let is_cte = name.eq_ignore_ascii_case(b"content-transfer-encoding");
+        if !(is_ct && self.nodes[node].content_type.is_none()
+            || is_cte && self.nodes[node].cte.is_none())
+        {
+            return;
+        }
+        // value: after ':' with leading blanks removed, continuation lines
+        // verbatim, trailing CR/LF removed.
+        let mut start = first_start + name_len + 1;
+        while start < end && matches!(self.raw[start], b' ' | b'\t') {
+            start += 1;
+        }
+        let mut stop = end;
+        while stop > start && matches!(self.raw[stop - 1], b'\r' | b'\n') {
+            stop -= 1;
+        }
+        let value = header_text(&self.raw[start..stop]);
+        if is_ct {
+            self.nodes[node].content_type = Some(value);
+        } else {
+            self.nodes[node].cte = Some(value);
+        }
+    }
+
+    /// Reads a node's header block and records its first Content-Type and
+    /// Content-Transfer-Encoding (the start of `_parsegen`).
+    fn begin_node(&mut self) -> usize {
+        let node = self.new_message();
+        let mut headers = std::mem::take(&mut self.scratch);
+        headers.clear();
+        while let Some(line) = self.readline() {
+            if !header_line(self.bytes(line)) {
+                if !line.is_blank() {
+                    self.unread(Some(line));
+                }
+                break;
+            }
+            headers.push(line);
+        }
+        self.parse_headers(node, &headers);
+        self.scratch = headers;
+        let ct = self.nodes[node].compute_content_type();
+        self.nodes[node].ctype = Some(ct);
+        node
+    }
+
+    /// `_parsegen` without recursion: each frame is a message being parsed,
+    /// in the state where it waits for its child (or starts). Nesting is
+    /// therefore unbounded (CPython stops near 980 levels with a
+    /// RecursionError, and we simply go on).
+    fn parse_all(&mut self) {
+        let mut frames = vec![Frame::Start];
+        while let Some(frame) = frames.pop() {
+            match frame {
+                Frame::Start => {
+                    let node = self.begin_node();
+                    let (main, sub) = self.nodes[node].content_type();
+                    let (delivery_status, message, multipart) = (
+                        main == "message" && sub == "delivery-status",
+                        main == "message",
+                        main == "multipart",
+                    );
+                    if delivery_status {
+                        self.push_eof(Matcher::Blank);
+                        frames.push(Frame::DeliveryStatus);
+                        frames.push(Frame::Start);
+                    } else if message {
+                        frames.push(Frame::Message);
+                        frames.push(Frame::Start);
+                    } else if multipart {
+                        match params::boundary(self.nodes[node].content_type.as_deref()) {
+                            // A boundary with non-ASCII characters never equals
+                            // body text (CPython holds 8-bit body bytes as
+                            // surrogate escapes): the body stays whole.
+                            Some(b) if b.is_ascii() => {
+                                let mut sep = b"--".to_vec();
+                                sep.extend_from_slice(b.as_bytes());
+                                frames.push(Frame::Multipart(Multipart {
+                                    node,
+                                    sep,
+                                    capturing_preamble: true,
+                                    preamble: Vec::new(),
+                                    waiting: false,
+                                }));
+                            }
+                            _ => {
+                                let rest = self.rest();
+                                self.set_payload(node, rest);
+                            }
+                        }
+                    } else {
+                        let rest = self.rest();
+                        self.set_payload(node, rest);
+                    }
+                }
+                Frame::DeliveryStatus => {
+                    // a header block was parsed
+                    self.pop_message();
+                    self.pop_eof();
+                    let _blank = self.readline();
+                    let line = self.readline();
+                    if line.is_some() {
+                        self.unread(line);
+                        self.push_eof(Matcher::Blank);
+                        frames.push(Frame::DeliveryStatus);
+                        frames.push(Frame::Start);
+                    }
+                }
+                Frame::Message => self.pop_message(),
+                Frame::Multipart(mut mp) => {
+                    if std::mem::take(&mut mp.waiting) {
+                        // RFC 2046: the line end before a boundary belongs to it
+                        let last = self.last;
+                        if self.nodes[last].content_type().0 != "multipart"
+                            && !self.nodes[last].is_multipart()
+                        {
+                            trim_line_end(self.raw, &mut self.nodes[last].payload);
+                        }
+                        self.pop_eof();
+                        self.pop_message();
+                        self.last = mp.node;
+                    }
+                    if self.multipart_step(&mut mp) {
+                        mp.waiting = true;
+                        self.push_eof(Matcher::Boundary(mp.sep.clone()));
+                        frames.push(Frame::Multipart(mp));
+                        frames.push(Frame::Start);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs a multipart's loop until the next part starts (`true`: the
+    /// caller parses it) or the multipart ends (`false`).
+    fn multipart_step(&mut self, mp: &mut Multipart) -> bool {
+        while let Some(line) = self.readline() {
+            match boundary_match(self.raw, &mp.sep, line) {
+                Some(true) => {
+                    // the close delimiter
+                    if mp.capturing_preamble {
+                        break;
+                    }
+                    // everything after it is the epilogue (ignored)
+                    while self.readline().is_some() {}
+                    return false;
+                }
+                Some(false) => {
+                    if mp.capturing_preamble {
+                        mp.capturing_preamble = false;
+                        self.unread(Some(line));
+                        continue;
+                    }
+                    // consume repeated boundary lines
+                    loop {
+                        let l = self.readline();
+                        let again =
+                            l.is_some_and(|l| boundary_match(self.raw, &mp.sep, l).is_some());
+                        if !again {
+                            self.unread(l);
+                            break;
+                        }
+                    }
+                    return true;
+                }
+                None => push_range(&mut mp.preamble, line),
+            }
+        }
+        if mp.capturing_preamble {
+            // The start boundary was never found: the body stays whole.
+            let preamble = std::mem::take(&mut mp.preamble);
+            self.set_payload(mp.node, preamble);
+            while self.readline().is_some() {}
+        }
+        // Otherwise EOF without a close delimiter: nothing more to do.
+        false
+    }
+}
+
+/// What a message being parsed waits for.
+enum Frame {
+    /// Parse a new message at the current position.
+    Start,
+    /// A `message/delivery-status` whose current block was just parsed.
+    DeliveryStatus,
+    /// A `message/*` whose inner message was just parsed.
+    Message,
+    /// A multipart, starting or having just parsed a part.
+    Multipart(Multipart),
+}
+
+struct Multipart {
+    node: usize,
+    sep: Vec<u8>,
+    capturing_preamble: bool,
+    preamble: Vec<(usize, usize)>,
+    /// Set while a part is being parsed.
+    waiting: bool,
+}
+
+fn push_range(ranges: &mut Vec<(usize, usize)>, line: Line) {
+    match ranges.last_mut() {
+        Some(last) if last.1 == line.start => last.1 = line.end,
+        _ => ranges.push((line.start, line.end)),
+    }
+}
+
+/// `NLCRE_eol`: removes one trailing CR LF, CR or LF.
+fn trim_line_end(raw: &[u8], ranges: &mut Vec<(usize, usize)>) {
+    while let Some(&(s, e)) = ranges.last() {
+        if s == e {
+            ranges.pop();
+            continue;
+        }
+        let cut = if raw[e - 1] == b'\n' {
+            if e - s >= 2 && raw[e - 2] == b'\r' {
+                2
+            } else {
+                1
+            }
+        } else if raw[e - 1] == b'\r' {
+            1
+        } else {
+            0
+        };
+        if let Some(last) = ranges.last_mut() {
+            last.1 -= cut;
+            if last.0 == last.1 {
+                ranges.pop();
+            }
+        }
+        return;
+    }
+}
+
+/// `boundarymatch`: `Some(true)` for a close delimiter, `Some(false)` for a
+/// separator, `None` otherwise. After `--boundary`: optional `--`, then
+/// spaces/tabs, then the line end (or the end of input).
+fn boundary_match(raw: &[u8], sep: &[u8], line: Line) -> Option<bool> {
+    let text = &raw[line.start..line.content_end];
+    let rest = text.strip_prefix(sep)?;
+    if rest.iter().all(|&b| b == b' ' || b == b'\t') {
+        return Some(false);
+    }
+    let after = rest.strip_prefix(b"--")?;
+    after
+        .iter()
+        .all(|&b| b == b' ' || b == b'\t')
+        .then_some(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn payloads(raw: &[u8]) -> Vec<(String, String)> {
+        parse(raw)
+            .iter()
+            .map(|n| {
+                let (m, s) = n.content_type();
+                (
+                    format!("{m}/{s}{}", if n.is_multipart() { "*" } else { "" }),
+                    String::from_utf8_lossy(&n.payload(raw)).into_owned(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn simple_message() {
+        let p = payloads(b"Subject: x\nContent-Type: text/html\n\nbody\nline\n");
+        assert_eq!(p, [("text/html".to_owned(), "body\nline\n".to_owned())]);
+        let p = payloads(b"no header line\nsecond\n");
+        assert_eq!(p[0].1, "no header line\nsecond\n");
+        let p = payloads(b"Subject: x\nNote: swallowed\nbody\n");
+        assert_eq!(p[0].1, "body\n");
+    }
+
+    #[test]
+    fn multipart_parts_and_trimming() {
+        let raw = b"Content-Type: multipart/mixed; boundary=B\n\npreamble\n--B\nContent-Type: text/plain\n\none\n--B\n\ntwo\r\n--B--\nepilogue\n";
+        let p = payloads(raw);
+        assert_eq!(p.len(), 3);
+        assert_eq!(p[0].0, "multipart/mixed*");
+        assert_eq!(p[1], ("text/plain".to_owned(), "one".to_owned()));
+        assert_eq!(p[2], ("text/plain".to_owned(), "two".to_owned()));
+    }
+
+    #[test]
+    fn unsplittable_multiparts_keep_their_body() {
+        let p = payloads(b"Content-Type: multipart/mixed\n\n--B\nx\n");
+        assert_eq!(p, [("multipart/mixed".to_owned(), "--B\nx\n".to_owned())]);
+        let p = payloads(b"Content-Type: multipart/mixed; boundary=Q\n\n--B\nx\n");
+        assert_eq!(p, [("multipart/mixed".to_owned(), "--B\nx\n".to_owned())]);
+    }
+
+    #[test]
+    fn nested_and_outer_boundaries() {
+        let raw = b"Content-Type: multipart/mixed; boundary=O\n\n--O\nContent-Type: multipart/alternative; boundary=I\n\n--I\n\ninner\n--O\n\nouter\n--O--\n";
+        let p = payloads(raw);
+        let kinds: Vec<&str> = p.iter().map(|x| x.0.as_str()).collect();
+        assert_eq!(
+            kinds,
+            [
+                "multipart/mixed*",
+                "multipart/alternative*",
+                "text/plain",
+                "text/plain"
+            ]
+        );
+        assert_eq!(p[2].1, "inner");
+        assert_eq!(p[3].1, "outer");
+    }
+
+    #[test]
+    fn message_rfc822_and_digest_defaults() {
+        let raw = b"Content-Type: multipart/digest; boundary=D\n\n--D\n\nSubject: inner\n\nhello\n--D--\n";
+        let p = payloads(raw);
+        let kinds: Vec<&str> = p.iter().map(|x| x.0.as_str()).collect();
+        assert_eq!(
+            kinds,
+            ["multipart/digest*", "message/rfc822*", "text/plain"]
+        );
+        assert_eq!(p[2].1, "hello");
+    }
+
+    #[test]
+    fn from_line_in_last_header_position() {
+        let p = payloads(b"Subject: x\nFrom nobody\n\nbody\n");
+        assert_eq!(p[0].1, "From nobody\nbody\n");
+        assert_eq!(
+            parse(b"Subject: x\nFrom nobody\n\nbody\n")[0].payload.len(),
+            2
+        );
+    }
+
+    #[test]
+    fn delivery_status_blocks() {
+        let raw = b"Content-Type: message/delivery-status\n\nReporting-MTA: x\n\nAction: failed\nnot a header\nmore\n\n";
+        let p = payloads(raw);
+        let texts: Vec<&str> = p.iter().map(|x| x.1.as_str()).collect();
+        assert_eq!(texts, ["", "", "not a header\nmore\n"]);
+    }
+
+    #[test]
+    fn deep_nesting_needs_no_stack() {
+        // far deeper than CPython (RecursionError near 980 levels)
+        let mut raw = Vec::new();
+        for i in 0..20_000 {
+            raw.extend_from_slice(
+                format!("Content-Type: multipart/mixed; boundary=b{i}\n\n--b{i}\n").as_bytes(),
+            );
+        }
+        raw.extend_from_slice(b"\ntext here\n");
+        let nodes = parse(&raw);
+        assert_eq!(nodes.len(), 20_001);
+        assert_eq!(nodes[20_000].payload(&raw).as_ref(), b"text here");
+        let mut raw = b"Content-Type: message/rfc822\n\n".repeat(20_000);
+        raw.extend_from_slice(b"\nbody\n");
+        assert_eq!(parse(&raw).len(), 20_001);
+    }
+}

@@ -1,0 +1,362 @@
+//! Line splitting and normalisation (pyzor's `DataDigester.normalize`),
+//! with CPython's `str` semantics: `str.splitlines()` boundaries and the
+//! `\s` class of `re` (which is `str.isspace()`).
+//!
+//! The reference splits each payload into lines and runs four regular
+//! expressions over each line. Here one pass over the bytes does all of it:
+//! it cuts lines at every `splitlines()` boundary, cuts tokens at every
+//! whitespace character, and decides per token, when it ends, whether it
+//! is kept (and how much of it). Long tokens — base64 lines, URLs — are
+//! skipped eight bytes at a time. The result is the same as the
+//! reference's line-by-line regex substitution (see the tests and the
+//! corpus), because every rule only ever looks inside one token:
+//!
+//! 1. delete NULs (before anything else, so they can join a token);
+//! 2. delete tokens of 10 or more code points;
+//! 3. delete tokens with an `@` that is neither first nor last;
+//! 4. cut a token at the letter run before its first `:` that follows a
+//!    letter and is not last (`[a-z]+:\S+`, case-insensitive, where `[a-z]`
+//!    also matches U+0130, U+0131, U+017F and U+212A);
+//! 5. delete whitespace.
+//!
+//! A CR LF pair is one boundary in `splitlines()` and two here; the empty
+//! line between them is never kept, so the result is the same.
+
+use pyzor_core::pycompat::is_py_whitespace;
+
+/// Lines shorter than this (in code points) are not digested.
+pub(crate) const MIN_LINE_LENGTH: usize = 8;
+
+/// Tokens of this many code points or more are removed.
+const LONG_TOKEN: usize = 10;
+
+/// First code point of the range that stands for lone UTF-16 surrogates
+/// (U+D800 + k is held as `SURROGATE_BASE` + k). Only codecs that can
+/// produce lone surrogates emit them; they are dropped when a kept line is
+/// encoded as UTF-8, after the length test, as CPython's
+/// `encode("utf8", "ignore")` does.
+pub(crate) const SURROGATE_BASE: u32 = 0x10_F800;
+
+/// `true` for `str.splitlines()` boundaries: LF, CR, VT, FF, FS, GS, RS,
+/// NEL, LINE SEPARATOR, PARAGRAPH SEPARATOR (CR LF is one boundary).
+#[inline]
+pub(crate) fn is_line_break(c: char) -> bool {
+    matches!(
+        c,
+        '\n' | '\r'
+            | '\u{b}'
+            | '\u{c}'
+            | '\u{1c}'
+            | '\u{1d}'
+            | '\u{1e}'
+            | '\u{85}'
+            | '\u{2028}'
+            | '\u{2029}'
+    )
+}
+
+/// `[a-z]` under `re.IGNORECASE` for `str` patterns: ASCII letters and the
+/// four code points whose case folding reaches them.
+#[inline]
+fn is_url_letter(c: char) -> bool {
+    c.is_ascii_alphabetic() || matches!(c, '\u{130}' | '\u{131}' | '\u{17f}' | '\u{212a}')
+}
+
+const C_WS: u8 = 1; // whitespace (ends a token)
+const C_BRK: u8 = 2; // line break (ends a line)
+
+const fn classes() -> [u8; 256] {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = match c {
+            b'\n' | b'\r' | 0x0b | 0x0c | 0x1c | 0x1d | 0x1e => C_WS | C_BRK,
+            b'\t' | 0x1f | b' ' => C_WS,
+            _ => 0,
+        };
+        b += 1;
+    }
+    t
+}
+
+static CLASS: [u8; 256] = classes();
+
+/// (length, classes) of the non-ASCII character at byte `i`. Only a few
+/// lead bytes can start whitespace or a line break; every other character
+/// is skipped by its length alone.
+#[inline]
+fn classify_high(payload: &str, i: usize) -> (usize, u8) {
+    let lead = payload.as_bytes()[i];
+    let len = match lead {
+        0xc0..=0xdf => 2,
+        0xe0..=0xef => 3,
+        0xf0..=0xf7 => 4,
+        _ => 1, // not a lead byte (cannot happen in a str)
+    };
+    if !matches!(lead, 0xc2 | 0xe1 | 0xe2 | 0xe3) {
+        return (len, 0);
+    }
+    let c = payload[i..].chars().next().unwrap_or('\u{fffd}');
+    let k = if is_line_break(c) {
+        C_WS | C_BRK
+    } else if is_py_whitespace(c) {
+        C_WS
+    } else {
+        0
+    };
+    (len, k)
+}
+
+/// The kept normalised lines of a message, in order, in one buffer.
+#[derive(Debug, Default)]
+pub(crate) struct Lines {
+    buf: String,
+    spans: Vec<(usize, usize)>,
+}
+
+impl Lines {
+    pub(crate) fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    pub(crate) fn get(&self, i: usize) -> &str {
+        let (s, e) = self.spans[i];
+        &self.buf[s..e]
+    }
+
+    pub(crate) fn to_vec(&self) -> Vec<String> {
+        (0..self.len()).map(|i| self.get(i).to_owned()).collect()
+    }
+}
+
+/// `true` if all eight bytes are ASCII graphic characters or DEL
+/// (0x21..=0x7F): none can end a token or needs a second look.
+#[inline]
+fn all_graphic(b: &[u8], i: usize) -> bool {
+    let w = match b.get(i..i + 8) {
+        Some(chunk) => u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8])),
+        None => return false,
+    };
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // a byte < 0x21 sets its high bit in (w - 0x21..) & !w; a byte >= 0x80
+    // has its own high bit set
+    (w.wrapping_sub(ONES * 0x21) & !w | w) & HIGHS == 0
+}
+
+/// Applies the token rules to `token` (NULs included, to be skipped) and
+/// appends what is kept to `buf`; returns the code points appended.
+/// `plain`: ASCII without NULs, so bytes are code points.
+fn push_token(token: &str, plain: bool, buf: &mut String) -> usize {
+    let bytes = token.as_bytes();
+    // code points, NULs excluded
+    let n = if plain {
+        bytes.len()
+    } else {
+        token.chars().filter(|&c| c != '\0').count()
+    };
+    if n >= LONG_TOKEN || n == 0 {
+        return 0;
+    }
+    // Without ':' or '@' (ASCII, so never inside a multi-byte character)
+    // no rule applies: the common case.
+    if !bytes.iter().any(|&c| c == b':' || c == b'@') {
+        if plain {
+            buf.push_str(token);
+        } else {
+            buf.extend(token.chars().filter(|&c| c != '\0'));
+        }
+        return n;
+    }
+    let mut idx = 0;
+    let mut at = None;
+    let mut run: Option<(usize, usize)> = None; // (byte offset, char index)
+    let mut cut: Option<(usize, usize)> = None; // (byte offset, char index) to keep up to
+    for (off, c) in token.char_indices() {
+        if c == '\0' {
+            continue;
+        }
+        if is_url_letter(c) {
+            if run.is_none() {
+                run = Some((off, idx));
+            }
+        } else {
+            if c == ':'
+                && cut.is_none()
+                && idx + 1 < n
+                && let Some(r) = run
+            {
+                cut = Some(r);
+            }
+            if c == '@' && idx > 0 && at.is_none() {
+                at = Some(idx);
+            }
+            run = None;
+        }
+        idx += 1;
+    }
+    if at.is_some_and(|a| a + 1 < n) {
+        return 0;
+    }
+    let (end, kept) = cut.unwrap_or((token.len(), n));
+    let piece = &token[..end];
+    if plain {
+        buf.push_str(piece);
+    } else {
+        buf.extend(piece.chars().filter(|&c| c != '\0'));
+    }
+    kept
+}
+
+/// Normalises every line of `payload` and appends those of at least 8 code
+/// points to `out`. `surrogates`: the payload may hold lone-surrogate
+/// stand-ins, to be dropped from kept lines.
+pub(crate) fn collect_lines(payload: &str, surrogates: bool, out: &mut Lines) {
+    let b = payload.as_bytes();
+    let n = b.len();
+    let mut line_start = out.buf.len();
+    let mut line_chars = 0usize;
+    let mut i = 0;
+    while i < n {
+        let c = b[i];
+        // whitespace and line breaks between tokens
+        let (len, cls) = if c < 0x80 {
+            (1, CLASS[usize::from(c)])
+        } else {
+            classify_high(payload, i)
+        };
+        if cls & C_WS != 0 {
+            if cls & C_BRK != 0 {
+                out.end_line(&mut line_start, &mut line_chars, surrogates);
+            }
+            i += len;
+            continue;
+        }
+        // a token: find its end
+        let start = i;
+        let mut plain = true; // ASCII without NULs: bytes are code points
+        let mut j = i;
+        loop {
+            while all_graphic(b, j) {
+                j += 8;
+            }
+            while j < n && b[j] > 0x20 && b[j] < 0x80 {
+                j += 1;
+            }
+            if j >= n {
+                break;
+            }
+            let c = b[j];
+            if c < 0x80 {
+                if CLASS[usize::from(c)] & C_WS != 0 {
+                    break;
+                }
+                plain &= c != 0;
+                j += 1;
+            } else {
+                let (len, k) = classify_high(payload, j);
+                if k & C_WS != 0 {
+                    break;
+                }
+                plain = false;
+                j += len;
+            }
+        }
+        line_chars += push_token(&payload[start..j], plain, &mut out.buf);
+        i = j;
+    }
+    out.end_line(&mut line_start, &mut line_chars, surrogates);
+}
+
+impl Lines {
+    /// Ends the current line: keeps it if it has at least 8 code points.
+    fn end_line(&mut self, line_start: &mut usize, line_chars: &mut usize, surrogates: bool) {
+        if *line_chars >= MIN_LINE_LENGTH {
+            if surrogates {
+                let kept: String = self.buf[*line_start..]
+                    .chars()
+                    .filter(|&c| (c as u32) < SURROGATE_BASE)
+                    .collect();
+                self.buf.truncate(*line_start);
+                self.buf.push_str(&kept);
+            }
+            self.spans.push((*line_start, self.buf.len()));
+        } else {
+            self.buf.truncate(*line_start);
+        }
+        *line_start = self.buf.len();
+        *line_chars = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(s: &str) -> Vec<String> {
+        let mut out = Lines::default();
+        collect_lines(s, false, &mut out);
+        out.to_vec()
+    }
+
+    fn norm(s: &str) -> String {
+        // the whole normalised text of one line, however short
+        let padded = format!("{s} 12345678");
+        let v = lines(&padded);
+        v.first()
+            .map(|l| l.strip_suffix("12345678").unwrap_or(l).to_owned())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn splitlines_like_python() {
+        let v = lines(
+            "aaaaaaaa\r\nbbbbbbbb\rcccccccc\ndddddddd\u{b}eeeeeeee\u{c}ffffffff\u{1c}gggggggg\u{85}hhhhhhhh\u{2028}iiiiiiii\u{2029}jjjj\u{1f}kkkk",
+        );
+        assert_eq!(
+            v,
+            [
+                "aaaaaaaa", "bbbbbbbb", "cccccccc", "dddddddd", "eeeeeeee", "ffffffff", "gggggggg",
+                "hhhhhhhh", "iiiiiiii", "jjjjkkkk"
+            ]
+        );
+        assert!(lines("").is_empty());
+    }
+
+    #[test]
+    fn normaliser_rules() {
+        assert_eq!(norm("Test1 client check Test2"), "Test1clientcheckTest2");
+        assert_eq!(norm("123456789 1234567890 x"), "123456789x");
+        assert_eq!(norm("abcde\0fghij k"), "k");
+        assert_eq!(norm("ab\0cd"), "abcd");
+        assert_eq!(norm("a@b x@ @y @@ a@@ x@y@z"), "x@@y@@");
+        assert_eq!(norm("http:x ab1cd:xyz 1http:foo 9:x x:"), "ab119:xx:");
+        assert_eq!(norm("a1:b:c ab:c:d"), "a1:");
+        assert_eq!(norm("\u{17f}:xy \u{212a}:ab"), "");
+        assert_eq!(
+            norm("a\u{a0}b\u{3000}c\u{200b}d\u{feff}"),
+            "abc\u{200b}d\u{feff}"
+        );
+        assert_eq!(norm("\u{1f}x\u{1f}y"), "xy");
+        assert_eq!(
+            norm("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\u{e9}\u{e9}\u{e9} b"),
+            "b"
+        );
+        assert_eq!(norm("aaaaaaaaaaaaaaaaaaaaaaaa\u{3000}b"), "b");
+    }
+
+    #[test]
+    fn kept_lines() {
+        assert!(lines("1234567").is_empty());
+        assert_eq!(lines("1234 5678"), ["12345678"]);
+        assert_eq!(
+            lines("\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}"),
+            ["\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}"]
+        );
+        let s = char::from_u32(SURROGATE_BASE).unwrap();
+        let mut out = Lines::default();
+        collect_lines(&format!("abcdefg{s}"), true, &mut out);
+        assert_eq!(out.to_vec(), ["abcdefg"]);
+    }
+}

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Digest throughput of pyzor-rs against the reference pyzor 1.1.2, side by
+# side in one run, both in-process over the same messages for the same time.
+#
+#   scripts/bench-digest.sh [--seconds S] [--rounds R] [FILE|DIR ...]
+#
+# Default messages: the project's corpus (pyzor-digest/tests/data/corpus).
+# Needs the reference (scripts/install-peers.sh). The two sides run
+# alternately R times (default 3), S seconds each (default 5); the best
+# round of each side is reported (this machine is noisy), with messages/s,
+# MB/s and the ratio ours/reference.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+seconds=5
+rounds=3
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --seconds) seconds=$2; shift 2 ;;
+    --rounds) rounds=$2; shift 2 ;;
+    *) break ;;
+  esac
+done
+venv="${PYZOR_PEERS_VENV:-$HOME/.cache/pyzor-rs/peers-venv}"
+[ -x "$venv/bin/python" ] || { echo "reference pyzor not found in $venv; run scripts/install-peers.sh" >&2; exit 2; }
+
+files=()
+if [ $# -eq 0 ]; then set -- pyzor-digest/tests/data/corpus/messages pyzor-digest/tests/data/corpus/synthetic; fi
+for a in "$@"; do
+  if [ -d "$a" ]; then
+    while IFS= read -r -d '' f; do files+=("$f"); done < <(find "$a" -maxdepth 1 -type f ! -name '*.tsv' -print0 | sort -z)
+  else
+    files+=("$a")
+  fi
+done
+total=$(cat "${files[@]}" | wc -c)
+echo "== ${#files[@]} messages, $total bytes, $rounds rounds of ${seconds}s per side"
+
+cargo build -q --release -p pyzor-benches --bin digest-throughput
+field() { sed -n "s/.*$2=\([0-9.]*\).*/\1/p" <<<"$1"; }
+best() { # keep the line with the higher msgs_per_s
+  if [ -z "$1" ] || awk -v a="$(field "$2" msgs_per_s)" -v b="$(field "$1" msgs_per_s)" 'BEGIN { exit !(a > b) }'; then echo "$2"; else echo "$1"; fi
+}
+ours="" ref=""
+for _ in $(seq "$rounds"); do
+  ours=$(best "$ours" "$(target/release/digest-throughput --seconds "$seconds" "${files[@]}")")
+  ref=$(best "$ref" "$("$venv/bin/python" scripts/lib/ref_digest_throughput.py --seconds "$seconds" "${files[@]}")")
+done
+
+printf '%-22s %14s %10s\n' "" "messages/s" "MB/s"
+printf '%-22s %14s %10s\n' "pyzor-rs" "$(field "$ours" msgs_per_s)" "$(field "$ours" mb_per_s)"
+printf '%-22s %14s %10s\n' "pyzor 1.1.2 (CPython)" "$(field "$ref" msgs_per_s)" "$(field "$ref" mb_per_s)"
+awk -v a="$(field "$ours" msgs_per_s)" -v b="$(field "$ref" msgs_per_s)" 'BEGIN { printf "ratio ours/reference: %.1fx\n", a / b }'
