@@ -75,11 +75,17 @@ impl Request {
     /// Signs the request for `account` at `time` (Unix seconds), setting
     /// `user`, `time` and `sig`.
     pub fn sign(&mut self, account: &Account, time: i64) {
-        self.user = account.user.clone();
+        self.sign_hashed(&account.user, &account.hashed_key(), time);
+    }
+
+    /// [`Request::sign`] with the account's hashed key already computed
+    /// (see [`Account::hashed_key`]), for clients that sign many requests.
+    pub fn sign_hashed(&mut self, user: &str, hashed_key: &str, time: i64) {
+        user.clone_into(&mut self.user);
         self.time = time;
         let mut buf = Vec::with_capacity(256);
         self.write_unsigned(&mut buf);
-        self.sig = sign(&account.hashed_key(), time, &strip_payload(buf));
+        self.sig = sign(hashed_key, time, &strip_payload(buf));
     }
 
     /// Serializes the request as the reference client does (header order

@@ -267,3 +267,108 @@ impl Redis {
         })
     }
 }
+
+/// Test accounts, in the style of the reference's functional tests: `bob`
+/// may do everything, `alice` nothing, `dan` check/report/ping; `chuck`
+/// is a client-side account using bob's name with a wrong key. Keys are
+/// what `pyzor genkey` makes (salt, key). TEST ONLY.
+pub mod fixtures {
+    /// bob's salt and key.
+    pub const BOB: (&str, &str) = (
+        "2dbf3d4a7c3f3a3c6a4b6e3f2d1c0b0a09080706",
+        "9ece6d41cca07a2a0ca9ce51139dea05f088061f",
+    );
+    /// alice's salt and key.
+    pub const ALICE: (&str, &str) = (
+        "0102030405060708090a0b0c0d0e0f1011121314",
+        "3c1e4f1b2a5d6e7f8091a2b3c4d5e6f708192a3b",
+    );
+    /// dan's salt and key.
+    pub const DAN: (&str, &str) = (
+        "1112131415161718191a1b1c1d1e1f2021222324",
+        "7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b",
+    );
+    /// chuck: bob's user name, a wrong key.
+    pub const CHUCK_KEY: (&str, &str) = ("aaaa", "00112233445566778899aabbccddeeff00112233");
+
+    /// The server's passwd file.
+    pub fn passwd() -> String {
+        format!("alice : {}\nbob : {}\ndan : {}\n", ALICE.1, BOB.1, DAN.1)
+    }
+
+    /// The server's access file (the reference's functional-test ACL plus
+    /// anonymous' default rights).
+    pub const ACCESS: &str = "check report ping pong info whitelist : alice : deny\n\
+                              check report ping pong info whitelist : bob : allow\n\
+                              ALL : dan : allow\n\
+                              pong info whitelist : dan : deny\n\
+                              check report ping pong info : anonymous : allow\n";
+
+    /// A client accounts file line for `user` at 127.0.0.1:`port`.
+    pub fn account_line(port: u16, user: &str, (salt, key): (&str, &str)) -> String {
+        format!("127.0.0.1 : {port} : {user} : {salt},{key}\n")
+    }
+}
+
+/// Which database the reference pyzord uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefEngine {
+    /// gdbm file in the homedir.
+    Gdbm,
+    /// A Redis on 127.0.0.1 at this port (database number).
+    Redis(u16, u8),
+}
+
+/// A running reference pyzord 1.1.2, stopped on drop.
+#[derive(Debug)]
+pub struct RefPyzord {
+    /// The process.
+    pub guard: ChildGuard,
+    /// Its UDP port on 127.0.0.1.
+    pub port: u16,
+    /// Its homedir.
+    pub homedir: tempfile::TempDir,
+}
+
+impl RefPyzord {
+    /// Starts the reference pyzord on a free port with the fixture accounts
+    /// (`with_auth`) or the built-in default ACL; skips/fails when the
+    /// reference is not installed.
+    pub fn start(engine: RefEngine, with_auth: bool) -> Option<RefPyzord> {
+        let py = require_python_pyzor()?;
+        let homedir = tempfile::tempdir().expect("tempdir");
+        if with_auth {
+            std::fs::write(homedir.path().join("pyzord.passwd"), fixtures::passwd())
+                .expect("passwd");
+            std::fs::write(homedir.path().join("pyzord.access"), fixtures::ACCESS).expect("access");
+        }
+        let port = free_port();
+        let mut cmd = Command::new(&py.pyzord);
+        cmd.arg("--homedir")
+            .arg(homedir.path())
+            .args(["-a", "127.0.0.1", "-p", &port.to_string()]);
+        match engine {
+            RefEngine::Gdbm => {
+                cmd.args(["-e", "gdbm"]);
+            }
+            RefEngine::Redis(rport, db) => {
+                cmd.args(["-e", "redis", "--dsn", &format!("127.0.0.1,{rport},,{db}")]);
+            }
+        }
+        cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        let guard = ChildGuard::spawn("reference pyzord", &mut cmd);
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        assert!(
+            wait_until(Duration::from_secs(15), || udp_ping(
+                addr,
+                Duration::from_millis(200)
+            )),
+            "the reference pyzord did not answer on port {port}"
+        );
+        Some(RefPyzord {
+            guard,
+            port,
+            homedir,
+        })
+    }
+}

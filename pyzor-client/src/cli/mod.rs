@@ -1,0 +1,254 @@
+//! The `pyzor` command line: a drop-in for pyzor 1.1.2's.
+//!
+//! Same commands, options, homedir files and defaults; the same stdout,
+//! byte for byte (tab-separated lines with Python's `(code, 'diag')`
+//! tuples) and the same exit codes (check: 0 when the message is listed,
+//! 1 when not). Where the reference prints a Python traceback, this prints
+//! one line on stderr and exits with status 2 (bad usage, configuration or
+//! input) — see the README's compatibility table.
+//!
+//! [`run`] runs it in-process with explicit stdin/stdout, which the binary
+//! and the tests use.
+
+mod args;
+mod commands;
+pub mod input;
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use args::Args;
+use pyzor_core::files::accounts::Accounts;
+use pyzor_core::files::ini::Ini;
+use pyzor_core::files::servers::{ServerAddr, parse_servers};
+use pyzor_core::files::settings::ClientSettings;
+
+use crate::Client;
+
+/// Exit status for errors the reference reports with a traceback.
+pub const EXIT_USAGE: i32 = 2;
+
+/// The version line (`pyzor -V`): the reference's format, with ours added.
+pub fn version_line(argv0: &str) -> String {
+    format!("{argv0} 1.1.2 (pyzor-rs {})", env!("CARGO_PKG_VERSION"))
+}
+
+/// stdin shared by the commands of one invocation: the first command that
+/// reads it gets everything, later ones get nothing (as in the reference).
+pub struct Stdin<'a> {
+    reader: Option<&'a mut dyn Read>,
+}
+
+impl Stdin<'_> {
+    /// Reads all that is left.
+    pub fn read_all(&mut self) -> std::io::Result<Vec<u8>> {
+        let mut buf = Vec::new();
+        if let Some(r) = self.reader.take() {
+            r.read_to_end(&mut buf)?;
+        }
+        Ok(buf)
+    }
+}
+
+/// Everything a command needs.
+pub struct Context<'a> {
+    /// The resolved settings.
+    pub settings: ClientSettings,
+    /// The servers to ask.
+    pub servers: Vec<ServerAddr>,
+    /// The client.
+    pub client: Client,
+    /// Shared stdin.
+    pub stdin: Stdin<'a>,
+    /// stdout.
+    pub out: &'a mut dyn Write,
+    /// stderr (for prompts and the odd message).
+    pub err: &'a mut dyn Write,
+}
+
+/// A fatal problem: message for stderr, exit status.
+pub struct Fatal(pub String, pub i32);
+
+fn default_homedir() -> PathBuf {
+    match std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        Some(h) => PathBuf::from(h).join(".pyzor"),
+        None => PathBuf::from("/etc/pyzor"),
+    }
+}
+
+/// Runs `pyzor` with these arguments (the first is the program name) and
+/// streams; returns the exit status.
+pub fn run(
+    argv: Vec<std::ffi::OsString>,
+    stdin: &mut dyn Read,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    let argv0 = argv
+        .first()
+        .map(|a| a.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "pyzor".into());
+    let args = match Args::parse_from_os(argv) {
+        Ok(a) => a,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_USAGE } else { 0 };
+            let text = e.render().to_string();
+            let _ = if e.use_stderr() {
+                err.write_all(text.as_bytes())
+            } else {
+                out.write_all(text.as_bytes())
+            };
+            return code;
+        }
+    };
+    if args.version {
+        let _ = writeln!(out, "{}", version_line(&argv0));
+        return 0;
+    }
+    if args.commands.is_empty() {
+        use clap::CommandFactory;
+        let _ = write!(out, "{}", Args::command().render_help());
+        return 0;
+    }
+    match prepare(&args, stdin, out, err) {
+        Ok(mut ctx) => commands::run_all(&args.commands, &mut ctx),
+        Err(Fatal(msg, code)) => {
+            let _ = writeln!(err, "pyzor: {msg}");
+            code
+        }
+    }
+}
+
+fn prepare<'a>(
+    args: &Args,
+    stdin: &'a mut dyn Read,
+    out: &'a mut dyn Write,
+    err: &'a mut dyn Write,
+) -> Result<Context<'a>, Fatal> {
+    crate::cli::commands::sys::set_umask_077();
+    if args.nice != 0 {
+        crate::cli::commands::sys::nice(args.nice);
+    }
+    let homedir = args.homedir.clone().unwrap_or_else(default_homedir);
+    if !homedir.exists() {
+        std::fs::create_dir(&homedir).map_err(|e| {
+            Fatal(
+                format!("cannot create homedir {}: {e}", homedir.display()),
+                EXIT_USAGE,
+            )
+        })?;
+    }
+    let config_path = homedir.join("config");
+    let ini = read_config(&config_path)?;
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let overrides = args.overrides();
+    let overrides: Vec<(&str, String)> = overrides.iter().map(|(k, v)| (*k, v.clone())).collect();
+    let settings = ClientSettings::resolve(
+        &homedir,
+        home.as_deref(),
+        &config_path,
+        ini.as_ref(),
+        &overrides,
+    )
+    .map_err(|e| Fatal(e.to_string(), EXIT_USAGE))?;
+
+    let mut outputs = vec![crate::logging::Output::stderr(args.debug)];
+    if let Some(f) = &settings.log_file {
+        outputs.push(
+            crate::logging::Output::file(f, args.debug)
+                .map_err(|e| Fatal(format!("{}: {e}", f.display()), EXIT_USAGE))?,
+        );
+    }
+    let _ = crate::logging::init(outputs);
+
+    let servers = load_servers(settings.servers_file.as_deref());
+    let accounts = load_accounts(settings.accounts_file.as_deref());
+    let timeout = Duration::from_secs(u64::try_from(settings.timeout).unwrap_or(0));
+    let client = Client::new()
+        .with_accounts(accounts)
+        .with_timeout(timeout)
+        .with_retries(args.retries);
+    Ok(Context {
+        settings,
+        servers,
+        client,
+        stdin: Stdin {
+            reader: Some(stdin),
+        },
+        out,
+        err,
+    })
+}
+
+fn read_config(path: &Path) -> Result<Option<Ini>, Fatal> {
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            let text = String::from_utf8_lossy(&bytes);
+            Ini::parse(path, &text).map(Some).map_err(|errors| {
+                Fatal(
+                    errors
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                    EXIT_USAGE,
+                )
+            })
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Fatal(format!("{}: {e}", path.display()), EXIT_USAGE)),
+    }
+}
+
+/// The servers file, or `public.pyzor.org:24441` when it names none.
+pub fn load_servers(path: Option<&Path>) -> Vec<ServerAddr> {
+    let mut servers = Vec::new();
+    if let Some(p) = path
+        && let Ok(bytes) = std::fs::read(p)
+    {
+        let parsed = parse_servers(p, &String::from_utf8_lossy(&bytes));
+        for e in &parsed.skipped {
+            tracing::warn!("{e}");
+        }
+        servers = parsed.value;
+    }
+    if servers.is_empty() {
+        tracing::info!("No servers specified, defaulting to public.pyzor.org.");
+        servers.push(ServerAddr::public());
+    }
+    servers
+}
+
+/// The accounts file (none: everything is anonymous).
+pub fn load_accounts(path: Option<&Path>) -> Accounts {
+    match path.map(|p| (p, std::fs::read(p))) {
+        Some((p, Ok(bytes))) => {
+            let parsed = Accounts::parse(p, &String::from_utf8_lossy(&bytes));
+            for e in &parsed.skipped {
+                tracing::warn!("{e}");
+            }
+            parsed.value
+        }
+        _ => {
+            tracing::warn!(
+                "No accounts are setup.  All commands will be executed by the anonymous user."
+            );
+            Accounts::empty()
+        }
+    }
+}
+
+/// The `pyzor` binary's main.
+pub fn main() -> std::process::ExitCode {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let stdin = std::io::stdin();
+    let mut stdin = stdin.lock();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let stderr = std::io::stderr();
+    let mut err = stderr.lock();
+    let code = run(argv, &mut stdin, &mut out, &mut err);
+    let _ = out.flush();
+    std::process::ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
