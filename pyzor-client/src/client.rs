@@ -16,8 +16,9 @@ use crate::error::ClientError;
 /// The reference client's default timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Requests in flight at once in a batch (more wait their turn).
-const WINDOW: usize = 512;
+/// Requests in flight at once in a batch (more wait their turn): few
+/// enough that their replies fit a default socket receive buffer.
+const WINDOW: usize = 64;
 
 /// One request of a batch.
 #[derive(Debug, Clone, PartialEq, Eq)]

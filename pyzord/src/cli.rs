@@ -1,0 +1,542 @@
+//! The `pyzord` command line: pyzord 1.1.2's options, config keys and
+//! defaults, mapped onto this server.
+//!
+//! Options about Python's concurrency models are accepted and mapped onto
+//! worker threads: `--max-threads N`, `--max-processes N` (with
+//! `--processes True`) and `--pre-fork N` set the number of workers;
+//! otherwise there is one per core (`--workers N` says so directly).
+//! `--gevent` and `--db-connections` are accepted and have nothing to do.
+
+use std::ffi::OsString;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::Parser;
+use pyzor_client::logging::{self, Output};
+use pyzor_core::files::ini::Ini;
+use pyzor_core::files::settings::{ServerSettings, expand_home_file};
+
+use crate::handler::{Hooks, NoHooks};
+use crate::server::{Options, Server};
+use crate::stats::Stats;
+use crate::store::Store;
+use crate::store::file::{FileStore, looks_like_gdbm};
+use crate::store::memory::MemoryStore;
+use crate::store::redis::RedisStore;
+
+/// Listen for and process incoming Pyzor connections.
+#[derive(Debug, Parser)]
+#[command(name = "pyzord", disable_version_flag = true, about, long_about = None)]
+pub struct Args {
+    /// 'nice' level
+    #[arg(
+        short = 'n',
+        long = "nice",
+        default_value_t = 0,
+        allow_negative_numbers = true
+    )]
+    pub nice: i32,
+    /// enable debugging output
+    #[arg(short = 'd', long = "debug")]
+    pub debug: bool,
+    /// configuration directory
+    #[arg(long = "homedir")]
+    pub homedir: Option<PathBuf>,
+    /// listen on this IP
+    #[arg(short = 'a', long = "address")]
+    pub address: Option<String>,
+    /// listen on this port
+    #[arg(short = 'p', long = "port")]
+    pub port: Option<u16>,
+    /// select database backend (file, memory, redis, gdbm)
+    #[arg(short = 'e', long = "database-engine")]
+    pub engine: Option<String>,
+    /// data source name (a file name for file and gdbm,
+    /// host,port,password,db for redis)
+    #[arg(long = "dsn")]
+    pub dsn: Option<String>,
+    /// accepted for compatibility (Python's gevent; nothing to do here)
+    #[arg(long = "gevent")]
+    pub gevent: Option<String>,
+    /// accepted for compatibility (workers are threads already)
+    #[arg(long = "threads")]
+    pub threads: Option<String>,
+    /// number of worker threads (0: one per core)
+    #[arg(long = "max-threads", allow_negative_numbers = true)]
+    pub max_threads: Option<i64>,
+    /// accepted for compatibility (with --max-processes: that many workers)
+    #[arg(long = "processes")]
+    pub processes: Option<String>,
+    /// with --processes True: number of worker threads
+    #[arg(long = "max-processes", allow_negative_numbers = true)]
+    pub max_processes: Option<i64>,
+    /// accepted for compatibility (each worker has its own connection)
+    #[arg(long = "db-connections", allow_negative_numbers = true)]
+    pub db_connections: Option<i64>,
+    /// number of worker threads (at least 2)
+    #[arg(long = "pre-fork")]
+    pub pre_fork: Option<String>,
+    /// name of password file
+    #[arg(long = "password-file")]
+    pub password_file: Option<String>,
+    /// name of ACL file
+    #[arg(long = "access-file")]
+    pub access_file: Option<String>,
+    /// time before digests expire (in seconds)
+    #[arg(long = "cleanup-age")]
+    pub cleanup_age: Option<String>,
+    /// name of the log file
+    #[arg(long = "log-file")]
+    pub log_file: Option<String>,
+    /// name of the usage log file
+    #[arg(long = "usage-log-file")]
+    pub usage_log_file: Option<String>,
+    /// save the pid in this file after the server is daemonized
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<String>,
+    /// Specify a pyzor client configuration directory to forward received
+    /// digests to a remote pyzor server
+    #[arg(long = "forward-client-homedir")]
+    pub forward_client_homedir: Option<String>,
+    /// daemonizes the server and redirects any output to the specified file
+    #[arg(long = "detach")]
+    pub detach: Option<PathBuf>,
+    /// number of worker threads (pyzor-rs; default: one per core)
+    #[arg(long = "workers")]
+    pub workers: Option<usize>,
+    /// print version and exit
+    #[arg(short = 'V', long = "version")]
+    pub version: bool,
+}
+
+impl Args {
+    fn overrides(&self) -> Vec<(&'static str, String)> {
+        let mut o = Vec::new();
+        let mut put = |k: &'static str, v: Option<String>| {
+            if let Some(v) = v {
+                o.push((k, v));
+            }
+        };
+        put("ListenAddress", self.address.clone());
+        put("Port", self.port.map(|p| p.to_string()));
+        put("Engine", self.engine.clone());
+        put("DigestDB", self.dsn.clone());
+        put("Gevent", self.gevent.clone());
+        put("Threads", self.threads.clone());
+        put("MaxThreads", self.max_threads.map(|v| v.to_string()));
+        put("Processes", self.processes.clone());
+        put("MaxProcesses", self.max_processes.map(|v| v.to_string()));
+        put("DBConnections", self.db_connections.map(|v| v.to_string()));
+        put("PreFork", self.pre_fork.clone());
+        put("PasswdFile", self.password_file.clone());
+        put("AccessFile", self.access_file.clone());
+        put("CleanupAge", self.cleanup_age.clone());
+        put("LogFile", self.log_file.clone());
+        put("UsageLogFile", self.usage_log_file.clone());
+        put("PidFile", self.pid_file.clone());
+        put("ForwardClientHomeDir", self.forward_client_homedir.clone());
+        o
+    }
+}
+
+/// A fatal start-up problem: the message and the exit status.
+pub struct Fatal(pub String, pub i32);
+
+fn fatal(msg: impl Into<String>) -> Fatal {
+    Fatal(msg.into(), 1)
+}
+
+/// The engines this server has.
+pub const ENGINES: &str = "file (the default), memory, redis, gdbm";
+
+/// A resolved start-up configuration.
+pub struct Setup {
+    /// The settings after defaults, config file and options.
+    pub settings: ServerSettings,
+    /// The homedir (absolute).
+    pub homedir: PathBuf,
+    /// The store to open.
+    pub engine: Engine,
+    /// Where to listen.
+    pub address: SocketAddr,
+    /// Worker threads.
+    pub workers: usize,
+}
+
+/// A store to open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Engine {
+    /// The file store at this path.
+    File(PathBuf),
+    /// In memory.
+    Memory,
+    /// Redis with this DSN.
+    Redis(String),
+    /// A gdbm database of the reference at this path.
+    Gdbm(PathBuf),
+}
+
+fn default_homedir() -> PathBuf {
+    match std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        Some(h) => PathBuf::from(h).join(".pyzor"),
+        None => PathBuf::from("/etc/pyzor"),
+    }
+}
+
+fn absolute(p: PathBuf) -> PathBuf {
+    if p.is_absolute() {
+        p
+    } else {
+        std::env::current_dir().map(|c| c.join(&p)).unwrap_or(p)
+    }
+}
+
+/// Resolves options, `<homedir>/config` and defaults into a [`Setup`].
+pub fn resolve(args: &Args) -> Result<Setup, Fatal> {
+    let homedir = absolute(args.homedir.clone().unwrap_or_else(default_homedir));
+    if !homedir.exists() {
+        std::fs::create_dir(&homedir)
+            .map_err(|e| fatal(format!("cannot create homedir {}: {e}", homedir.display())))?;
+    }
+    let config_path = homedir.join("config");
+    let ini = match std::fs::read(&config_path) {
+        Ok(b) => Some(
+            Ini::parse(&config_path, &String::from_utf8_lossy(&b)).map_err(|errs| {
+                fatal(
+                    errs.iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                )
+            })?,
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(fatal(format!("{}: {e}", config_path.display()))),
+    };
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let overrides = args.overrides();
+    let overrides: Vec<(&str, String)> = overrides.iter().map(|(k, v)| (*k, v.clone())).collect();
+    let settings = ServerSettings::resolve(
+        &homedir,
+        home.as_deref(),
+        &config_path,
+        ini.as_ref(),
+        &overrides,
+    )
+    .map_err(|e| fatal(e.to_string()))?;
+
+    if settings.threads && settings.processes {
+        return Err(fatal(
+            "You cannot use both processes and threads at the same time",
+        ));
+    }
+    let mut workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    if settings.max_threads > 0 {
+        workers = settings.max_threads as usize;
+    }
+    if settings.processes && settings.max_processes > 0 {
+        workers = settings.max_processes as usize;
+    }
+    if settings.pre_fork != 0 {
+        if settings.pre_fork < 2 {
+            return Err(fatal("Pre-fork value cannot be lower than 2."));
+        }
+        workers = settings.pre_fork as usize;
+    }
+    if let Some(w) = args.workers {
+        workers = w.max(1);
+    }
+    workers = workers.min(256);
+
+    let port = u16::try_from(settings.port)
+        .map_err(|_| fatal(format!("invalid port {}", settings.port)))?;
+    let address = listen_address(&settings.listen_address, port)?;
+    let engine = engine(&settings, &homedir, home.as_deref())?;
+    Ok(Setup {
+        settings,
+        homedir,
+        engine,
+        address,
+        workers,
+    })
+}
+
+fn listen_address(addr: &str, port: u16) -> Result<SocketAddr, Fatal> {
+    let host = addr.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        return Ok(SocketAddr::new(ip, port));
+    }
+    (host, port)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| fatal(format!("cannot resolve the listen address {addr:?}")))
+}
+
+fn engine(s: &ServerSettings, homedir: &Path, home: Option<&Path>) -> Result<Engine, Fatal> {
+    let file =
+        |name: &str| expand_home_file(name, homedir, home).unwrap_or_else(|| homedir.join(name));
+    let name = if s.engine_explicit {
+        s.engine.as_str()
+    } else {
+        ""
+    };
+    match name {
+        "file" => Ok(Engine::File(file(if s.digest_db_explicit {
+            &s.digest_db
+        } else {
+            "pyzord.redb"
+        }))),
+        "memory" => Ok(Engine::Memory),
+        "redis" => Ok(Engine::Redis(s.digest_db.clone())),
+        "gdbm" => Ok(Engine::Gdbm(file(&s.digest_db))),
+        "" => {
+            // Not chosen: serve an existing gdbm database of pyzord 1.1.2
+            // (whose default engine is gdbm) in place; else the file store.
+            let gdbm = file(&s.digest_db);
+            if looks_like_gdbm(&gdbm) {
+                tracing::info!(
+                    "{} is a gdbm database of pyzord 1.1.2: serving it with the gdbm engine",
+                    gdbm.display()
+                );
+                Ok(Engine::Gdbm(gdbm))
+            } else {
+                Ok(Engine::File(file(if s.digest_db_explicit {
+                    &s.digest_db
+                } else {
+                    "pyzord.redb"
+                })))
+            }
+        }
+        other => Err(fatal(format!(
+            "database engine {other:?} is not supported; supported engines: {ENGINES}"
+        ))),
+    }
+}
+
+/// Opens the store of an engine.
+pub fn open_store(engine: &Engine, cleanup_age: i64) -> Result<Arc<dyn Store>, Fatal> {
+    Ok(match engine {
+        Engine::File(p) => Arc::new(FileStore::open(p).map_err(|e| fatal(format!("{e}; the file store needs its own file (see --dsn), or serve a gdbm database with -e gdbm")))?),
+        Engine::Memory => Arc::new(MemoryStore::new()),
+        Engine::Redis(dsn) => Arc::new(RedisStore::open(dsn, cleanup_age).map_err(|e| fatal(e.to_string()))?),
+        Engine::Gdbm(p) => {
+            return Err(fatal(format!(
+                "{}: the gdbm engine is not available in this build; supported engines: file, memory, redis",
+                p.display()
+            )));
+        }
+    })
+}
+
+fn setup_logging(s: &ServerSettings, debug: bool) -> Result<(), Fatal> {
+    let mut outputs = vec![Output::stderr(debug)];
+    if let Some(f) = &s.log_file {
+        outputs.push(
+            Output::file(f, debug)
+                .map_err(|e| fatal(format!("{}: {e}", f.display())))?
+                .except("pyzord::usage"),
+        );
+    }
+    if let Some(f) = &s.usage_log_file {
+        outputs.push(
+            Output::file(f, debug)
+                .map_err(|e| fatal(format!("{}: {e}", f.display())))?
+                .only("pyzord::usage"),
+        );
+    }
+    let _ = logging::init(outputs);
+    Ok(())
+}
+
+/// Runs `pyzord`; returns the exit status.
+pub fn run(argv: Vec<OsString>) -> i32 {
+    let argv0 = argv
+        .first()
+        .map(|a| a.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "pyzord".into());
+    let args = match Args::try_parse_from(argv) {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    if args.version {
+        eprintln!("{argv0} 1.1.2 (pyzor-rs {})", env!("CARGO_PKG_VERSION"));
+        return 0;
+    }
+    sys::set_umask_077();
+    if args.nice != 0 {
+        sys::nice(args.nice);
+    }
+    match serve(&args) {
+        Ok(()) => 0,
+        Err(Fatal(msg, code)) => {
+            eprintln!("pyzord: {msg}");
+            tracing::error!(critical = true, "{msg}");
+            code
+        }
+    }
+}
+
+fn serve(args: &Args) -> Result<(), Fatal> {
+    let setup = resolve(args)?;
+    if let Some(out) = &args.detach {
+        sys::detach(&absolute(out.clone()), setup.settings.pid_file.as_deref())?;
+    }
+    setup_logging(&setup.settings, args.debug)?;
+    let store = open_store(&setup.engine, setup.settings.cleanup_age)?;
+    let stats = Arc::new(Stats::new());
+    let hooks: Arc<dyn Hooks + Send + Sync> = Arc::new(NoHooks);
+    if setup.settings.forward_client_homedir.is_some() {
+        return Err(fatal(
+            "forwarding (--forward-client-homedir) is not available in this build",
+        ));
+    }
+    let opts = Options {
+        address: setup.address,
+        workers: setup.workers,
+        passwd: setup.settings.passwd_file.clone(),
+        access: setup.settings.access_file.clone(),
+        cleanup_age: setup.settings.cleanup_age,
+    };
+    let server = Server::bind(opts, Arc::clone(&store), hooks, stats)
+        .map_err(|e| fatal(format!("cannot listen on {}: {e}", setup.address)))?;
+    let handle = server.handle();
+    let signals =
+        sys::handle_signals(handle.clone()).map_err(|e| fatal(format!("signals: {e}")))?;
+    tracing::info!(
+        "Starting pyzord server on {} with the {} store, {} workers.",
+        server
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default(),
+        store.describe(),
+        setup.workers
+    );
+    let result = server.run();
+    signals.close();
+    tracing::info!("Server shutdown.");
+    if args.detach.is_some()
+        && let Some(p) = &setup.settings.pid_file
+        && let Err(e) = std::fs::remove_file(p)
+    {
+        tracing::warn!("Unable to remove pidfile {}: {e}", p.display());
+    }
+    result.map_err(|e| fatal(e.to_string()))
+}
+
+/// Process-level operations (umask, nice, daemonizing, signals).
+#[allow(unsafe_code)]
+mod sys {
+    use std::io::Write as _;
+    use std::os::fd::AsRawFd;
+    use std::path::Path;
+
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
+    use signal_hook::iterator::{Handle, Signals};
+
+    use super::{Fatal, fatal};
+    use crate::server::ServerHandle;
+
+    pub(super) fn set_umask_077() {
+        // SAFETY: umask only changes this process's file-creation mask.
+        unsafe {
+            libc::umask(0o077);
+        }
+    }
+
+    pub(super) fn nice(n: i32) {
+        // SAFETY: nice only changes this process's priority.
+        unsafe {
+            libc::nice(n);
+        }
+    }
+
+    /// Becomes a daemon: double fork, new session, stdin from /dev/null,
+    /// stdout and stderr appended to `out`, pid written to `pid_file`.
+    /// Unlike the reference, the umask stays 077 and the working directory
+    /// is kept (paths are absolute by now).
+    pub(super) fn detach(out: &Path, pid_file: Option<&Path>) -> Result<(), Fatal> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(out)
+            .map_err(|e| fatal(format!("{}: {e}", out.display())))?;
+        let null =
+            std::fs::File::open("/dev/null").map_err(|e| fatal(format!("/dev/null: {e}")))?;
+        // SAFETY: no other thread exists yet; the parent exits at once.
+        match unsafe { libc::fork() } {
+            -1 => {
+                return Err(fatal(format!(
+                    "Fork #1 failed: {}",
+                    std::io::Error::last_os_error()
+                )));
+            }
+            0 => {}
+            _ => std::process::exit(0),
+        }
+        // SAFETY: plain system calls in the child.
+        unsafe {
+            libc::setsid();
+        }
+        // SAFETY: as above.
+        match unsafe { libc::fork() } {
+            -1 => {
+                return Err(fatal(format!(
+                    "Fork #2 failed: {}",
+                    std::io::Error::last_os_error()
+                )));
+            }
+            0 => {}
+            _ => std::process::exit(0),
+        }
+        // SAFETY: duplicating open descriptors onto 0, 1, 2.
+        unsafe {
+            libc::dup2(null.as_raw_fd(), 0);
+            libc::dup2(log.as_raw_fd(), 1);
+            libc::dup2(log.as_raw_fd(), 2);
+        }
+        if let Some(p) = pid_file {
+            let mut f =
+                std::fs::File::create(p).map_err(|e| fatal(format!("{}: {e}", p.display())))?;
+            let _ = writeln!(f, "{}", std::process::id());
+        }
+        Ok(())
+    }
+
+    /// SIGTERM/SIGINT: graceful shutdown. SIGUSR1/SIGHUP: reload the passwd
+    /// and access files (a broken file keeps the old rules).
+    pub(super) fn handle_signals(server: ServerHandle) -> std::io::Result<Handle> {
+        let mut signals = Signals::new([SIGTERM, SIGINT, SIGUSR1, SIGHUP])?;
+        let handle = signals.handle();
+        std::thread::Builder::new()
+            .name("pyzord-signals".into())
+            .spawn(move || {
+                for sig in signals.forever() {
+                    match sig {
+                        SIGTERM | SIGINT => {
+                            let name = if sig == SIGTERM { "SIGTERM" } else { "SIGINT" };
+                            tracing::info!("{name} received. Shutting down.");
+                            server.shutdown();
+                            break;
+                        }
+                        _ => {
+                            let name = if sig == SIGUSR1 { "SIGUSR1" } else { "SIGHUP" };
+                            tracing::info!("{name} received. Reloading configuration.");
+                            if let Err(e) = server.reload() {
+                                tracing::error!(
+                                    "Reload failed, keeping the previous accounts and rules: {e}"
+                                );
+                            }
+                        }
+                    }
+                }
+            })?;
+        Ok(handle)
+    }
+}

@@ -1,0 +1,20 @@
+//! # pyzord
+//!
+//! The Pyzor server: a drop-in for pyzord 1.1.2 (same wire protocol, codes
+//! and Diag texts, command line, config keys, passwd and access files,
+//! Redis layout), built for throughput and durability.
+//!
+//! * [`handler`] — the sans-io request handler.
+//! * [`store`] — the [`store::Store`] trait and its backends: `memory`,
+//!   `file` (redb, durable, group commit; the default) and `redis`.
+
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod auth_files;
+pub mod cli;
+pub mod handler;
+pub mod net;
+pub mod server;
+pub mod stats;
+pub mod store;

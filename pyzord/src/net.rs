@@ -1,0 +1,351 @@
+//! Sockets: binding (IPv4, IPv6, dual-stack, `SO_REUSEPORT`) and batched
+//! receive/send with `recvmmsg`/`sendmmsg`: one system call moves up to
+//! [`BATCH`] datagrams each way.
+
+use std::io;
+use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
+use std::time::Duration;
+
+use pyzor_core::MAX_DATAGRAM;
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+
+/// Datagrams per system call.
+pub const BATCH: usize = 64;
+
+/// Binds a UDP socket like pyzord: an address containing `:` is IPv6 and
+/// accepts IPv4 too (dual-stack); with `reuse_port` several sockets share
+/// the port and the kernel spreads datagrams over them.
+pub fn bind(addr: SocketAddr, reuse_port: bool) -> io::Result<UdpSocket> {
+    let domain = if addr.is_ipv6() {
+        Domain::IPV6
+    } else {
+        Domain::IPV4
+    };
+    let s = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
+    if addr.is_ipv6() {
+        // dual stack; like the reference, failing to get it is not fatal
+        if let Err(e) = s.set_only_v6(false) {
+            tracing::debug!("Unable to set IPV6_V6ONLY to false {e}");
+        }
+    }
+    if reuse_port {
+        s.set_reuse_port(true)?;
+    }
+    // room for bursts
+    let _ = s.set_recv_buffer_size(4 << 20);
+    let _ = s.set_send_buffer_size(4 << 20);
+    s.bind(&addr.into())?;
+    Ok(s.into())
+}
+
+/// A received datagram's metadata.
+#[derive(Debug, Clone, Copy)]
+pub struct Received {
+    /// Bytes stored (at most [`MAX_DATAGRAM`]).
+    pub stored: usize,
+    /// The datagram's real length.
+    pub len: usize,
+    /// The sender.
+    pub peer: SocketAddr,
+}
+
+/// Receive buffers for a batch, reused.
+pub struct RecvBatch {
+    bufs: Vec<u8>,
+    /// Metadata of the datagrams of the last receive.
+    pub received: Vec<Received>,
+    #[cfg(target_os = "linux")]
+    addrs: Vec<libc::sockaddr_storage>,
+}
+
+impl Default for RecvBatch {
+    fn default() -> Self {
+        RecvBatch::new()
+    }
+}
+
+impl RecvBatch {
+    /// Buffers for [`BATCH`] datagrams.
+    pub fn new() -> RecvBatch {
+        RecvBatch {
+            bufs: vec![0u8; BATCH * MAX_DATAGRAM],
+            received: Vec::with_capacity(BATCH),
+            #[cfg(target_os = "linux")]
+            addrs: vec![zeroed_storage(); BATCH],
+        }
+    }
+
+    /// The data of datagram `i` of the last receive.
+    pub fn data(&self, i: usize) -> &[u8] {
+        let start = i * MAX_DATAGRAM;
+        &self.bufs[start..start + self.received[i].stored]
+    }
+
+    /// Waits up to `timeout` for datagrams, then takes every one that is
+    /// ready (up to [`BATCH`]). Returns how many (0 on timeout).
+    pub fn recv(&mut self, sock: &UdpSocket, timeout: Duration) -> io::Result<usize> {
+        sock.set_read_timeout(Some(timeout))?;
+        self.received.clear();
+        #[cfg(target_os = "linux")]
+        let addrs = &mut self.addrs;
+        #[cfg(not(target_os = "linux"))]
+        let addrs = &mut Vec::new();
+        let n = match sys::recv_batch(sock, &mut self.bufs, addrs, &mut self.received) {
+            Ok(n) => n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) =>
+            {
+                0
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(n)
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn zeroed_storage() -> libc::sockaddr_storage {
+    // SAFETY: sockaddr_storage is plain data; all-zero is a valid value.
+    #[allow(unsafe_code)]
+    unsafe {
+        std::mem::zeroed()
+    }
+}
+
+/// Sends each reply to its peer (one `sendmmsg` per [`BATCH`]).
+pub fn send_batch(sock: &UdpSocket, replies: &[(&[u8], SocketAddr)]) -> io::Result<()> {
+    sys::send_batch(sock, replies)
+}
+
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+mod sys {
+    use std::os::fd::AsRawFd;
+
+    use super::*;
+
+    pub(super) fn to_socket_addr(s: &libc::sockaddr_storage) -> Option<SocketAddr> {
+        match i32::from(s.ss_family) {
+            libc::AF_INET => {
+                // SAFETY: the family says this storage holds a sockaddr_in.
+                let a =
+                    unsafe { &*(s as *const libc::sockaddr_storage as *const libc::sockaddr_in) };
+                let ip = std::net::Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr));
+                Some(SocketAddr::V4(SocketAddrV4::new(
+                    ip,
+                    u16::from_be(a.sin_port),
+                )))
+            }
+            libc::AF_INET6 => {
+                // SAFETY: the family says this storage holds a sockaddr_in6.
+                let a =
+                    unsafe { &*(s as *const libc::sockaddr_storage as *const libc::sockaddr_in6) };
+                let ip = std::net::Ipv6Addr::from(a.sin6_addr.s6_addr);
+                Some(SocketAddr::V6(SocketAddrV6::new(
+                    ip,
+                    u16::from_be(a.sin6_port),
+                    a.sin6_flowinfo,
+                    a.sin6_scope_id,
+                )))
+            }
+            _ => None,
+        }
+    }
+
+    pub(super) fn recv_batch(
+        sock: &UdpSocket,
+        bufs: &mut [u8],
+        addrs: &mut [libc::sockaddr_storage],
+        out: &mut Vec<Received>,
+    ) -> io::Result<usize> {
+        let n = addrs.len().min(bufs.len() / MAX_DATAGRAM);
+        let mut iovs: Vec<libc::iovec> = bufs
+            .chunks_mut(MAX_DATAGRAM)
+            .take(n)
+            .map(|b| libc::iovec {
+                iov_base: b.as_mut_ptr().cast(),
+                iov_len: b.len(),
+            })
+            .collect();
+        let mut msgs: Vec<libc::mmsghdr> = iovs
+            .iter_mut()
+            .zip(addrs.iter_mut())
+            .map(|(iov, addr)| {
+                // SAFETY: mmsghdr is plain data; zero is a valid initial value.
+                let mut m: libc::mmsghdr = unsafe { std::mem::zeroed() };
+                m.msg_hdr.msg_name = (addr as *mut libc::sockaddr_storage).cast();
+                m.msg_hdr.msg_namelen =
+                    std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+                m.msg_hdr.msg_iov = iov;
+                m.msg_hdr.msg_iovlen = 1;
+                m
+            })
+            .collect();
+        // SAFETY: every mmsghdr points at a live iovec, buffer and address
+        // storage of the right sizes, which outlive the call.
+        let got = unsafe {
+            libc::recvmmsg(
+                sock.as_raw_fd(),
+                msgs.as_mut_ptr(),
+                n as libc::c_uint,
+                libc::MSG_WAITFORONE | libc::MSG_TRUNC,
+                std::ptr::null_mut(),
+            )
+        };
+        if got < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let got = got as usize;
+        for (m, addr) in msgs.iter().zip(addrs.iter()).take(got) {
+            // with MSG_TRUNC, msg_len is the datagram's real length
+            let len = m.msg_len as usize;
+            let peer = to_socket_addr(addr).unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+            out.push(Received {
+                stored: len.min(MAX_DATAGRAM),
+                len,
+                peer,
+            });
+        }
+        Ok(got)
+    }
+
+    pub(super) fn send_batch(sock: &UdpSocket, replies: &[(&[u8], SocketAddr)]) -> io::Result<()> {
+        for chunk in replies.chunks(BATCH) {
+            let addrs: Vec<SockAddr> = chunk.iter().map(|(_, a)| SockAddr::from(*a)).collect();
+            let mut iovs: Vec<libc::iovec> = chunk
+                .iter()
+                .map(|(data, _)| libc::iovec {
+                    iov_base: data.as_ptr() as *mut libc::c_void,
+                    iov_len: data.len(),
+                })
+                .collect();
+            let mut msgs: Vec<libc::mmsghdr> = iovs
+                .iter_mut()
+                .zip(&addrs)
+                .map(|(iov, addr)| {
+                    // SAFETY: mmsghdr is plain data; zero is a valid initial value.
+                    let mut m: libc::mmsghdr = unsafe { std::mem::zeroed() };
+                    m.msg_hdr.msg_name = addr.as_ptr() as *mut libc::c_void;
+                    m.msg_hdr.msg_namelen = addr.len();
+                    m.msg_hdr.msg_iov = iov;
+                    m.msg_hdr.msg_iovlen = 1;
+                    m
+                })
+                .collect();
+            let mut sent = 0;
+            while sent < msgs.len() {
+                // SAFETY: the headers point at live buffers and addresses.
+                let r = unsafe {
+                    libc::sendmmsg(
+                        sock.as_raw_fd(),
+                        msgs[sent..].as_mut_ptr(),
+                        (msgs.len() - sent) as libc::c_uint,
+                        0,
+                    )
+                };
+                if r < 0 {
+                    let e = io::Error::last_os_error();
+                    if e.kind() == io::ErrorKind::Interrupted {
+                        continue;
+                    }
+                    // A reply that cannot be sent (e.g. to an unreachable
+                    // peer) is dropped, not retried forever.
+                    tracing::debug!("sendmmsg: {e}");
+                    sent += 1;
+                    continue;
+                }
+                sent += r as usize;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod sys {
+    use super::*;
+
+    pub(super) fn recv_batch(
+        sock: &UdpSocket,
+        bufs: &mut [u8],
+        _addrs: &mut Vec<()>,
+        out: &mut Vec<Received>,
+    ) -> io::Result<usize> {
+        let (len, peer) = sock.recv_from(&mut bufs[..MAX_DATAGRAM])?;
+        out.push(Received {
+            stored: len,
+            len,
+            peer,
+        });
+        Ok(1)
+    }
+
+    pub(super) fn send_batch(sock: &UdpSocket, replies: &[(&[u8], SocketAddr)]) -> io::Result<()> {
+        for (data, peer) in replies {
+            let _ = sock.send_to(data, peer);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_round_trip_on_loopback() {
+        let server = bind("127.0.0.1:0".parse().unwrap(), false).unwrap();
+        let addr = server.local_addr().unwrap();
+        let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+        for i in 0..10u8 {
+            client.send_to(&[i; 100], addr).unwrap();
+        }
+        client
+            .send_to(&vec![7u8; MAX_DATAGRAM + 500], addr)
+            .unwrap();
+        let mut batch = RecvBatch::new();
+        let mut total = 0;
+        let mut lens = Vec::new();
+        while total < 11 {
+            let n = batch.recv(&server, Duration::from_secs(2)).unwrap();
+            assert!(n > 0);
+            for i in 0..n {
+                lens.push((batch.received[i].len, batch.data(i).len()));
+            }
+            total += n;
+        }
+        assert_eq!(lens[10], (MAX_DATAGRAM + 500, MAX_DATAGRAM));
+        let peer = batch.received[0].peer;
+        assert_eq!(peer, client.local_addr().unwrap());
+        let replies: Vec<(&[u8], SocketAddr)> = (0..3).map(|_| (&b"pong"[..], peer)).collect();
+        send_batch(&server, &replies).unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .unwrap();
+        let mut buf = [0u8; 16];
+        for _ in 0..3 {
+            let (n, _) = client.recv_from(&mut buf).unwrap();
+            assert_eq!(&buf[..n], b"pong");
+        }
+        // nothing pending: a short timeout returns 0
+        assert_eq!(batch.recv(&server, Duration::from_millis(50)).unwrap(), 0);
+    }
+
+    #[test]
+    fn dual_stack() {
+        let Ok(server) = bind("[::]:0".parse().unwrap(), false) else {
+            return;
+        };
+        let port = server.local_addr().unwrap().port();
+        let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+        client.send_to(b"hello", ("127.0.0.1", port)).unwrap();
+        let mut batch = RecvBatch::new();
+        assert_eq!(batch.recv(&server, Duration::from_secs(2)).unwrap(), 1);
+        assert_eq!(batch.data(0), b"hello");
+    }
+}

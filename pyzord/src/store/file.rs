@@ -1,0 +1,388 @@
+//! The `file` store, pyzord-rs' default: one redb database file in the
+//! homedir.
+//!
+//! Durable: a batch with updates is answered only after its write
+//! transaction is committed (fsync'ed). Concurrent batches share one
+//! commit (group commit): workers hand their batches to a committer
+//! thread, which applies everything that has queued up in one transaction.
+//! Batches of reads only are served directly by the workers from a read
+//! transaction (redb is MVCC: readers never wait for the writer).
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use pyzor_core::Digest;
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+
+use super::{Record, RecordMap, Store, StoreError, StoreOp, apply_to, has_updates};
+
+/// Digest → record (six little-endian i64, see [`Record::to_bytes`]).
+const DIGESTS: TableDefinition<[u8; 20], [u8; 48]> = TableDefinition::new("digests_v1");
+
+/// How many queued batches one commit takes at most.
+const MAX_GROUP: usize = 256;
+
+/// Records examined per expiry transaction (so commits are not held up).
+const EXPIRY_CHUNK: usize = 20_000;
+
+type Reply = SyncSender<Result<Vec<Record>, StoreError>>;
+
+/// Records deleted by one expiry chunk, and the key to go on from.
+type ExpiryReply = SyncSender<Result<(u64, Option<[u8; 20]>), StoreError>>;
+
+enum Job {
+    Apply {
+        ops: Vec<StoreOp>,
+        now: i64,
+        reply: Reply,
+    },
+    /// Expire records not updated since `cutoff`, starting at `from`;
+    /// replies with how many were deleted and where to go on.
+    Expire {
+        cutoff: i64,
+        from: [u8; 20],
+        reply: ExpiryReply,
+    },
+}
+
+/// The durable file store.
+pub struct FileStore {
+    db: Arc<Database>,
+    path: PathBuf,
+    jobs: Mutex<Option<Sender<Job>>>,
+    committer: Mutex<Option<JoinHandle<()>>>,
+}
+
+fn db_err(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::unavailable(e)
+}
+
+/// `true` if the file starts like a GNU dbm database (either byte order,
+/// either magic of GDBM's formats), which the file store must not touch.
+pub fn looks_like_gdbm(path: &Path) -> bool {
+    let Ok(bytes) = std::fs::read(path).map(|b| b.into_iter().take(4).collect::<Vec<u8>>()) else {
+        return false;
+    };
+    if bytes.len() < 4 {
+        return false;
+    }
+    let magic = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+    let magic_be = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+    const GDBM: [u32; 6] = [
+        0x13579ace, 0x13579acd, 0x13579acf, 0x13579ad0, 0x13579ad1, 0x13579acc,
+    ];
+    GDBM.contains(&magic) || GDBM.contains(&magic_be)
+}
+
+impl FileStore {
+    /// Opens (or creates) the database file.
+    pub fn open(path: &Path) -> Result<FileStore, StoreError> {
+        if looks_like_gdbm(path) {
+            return Err(StoreError::Other(format!(
+                "{} is a gdbm database (pyzord 1.1.2's default engine), not a file-store database",
+                path.display()
+            )));
+        }
+        let db = Database::create(path)
+            .map_err(|e| StoreError::Other(format!("{}: {e}", path.display())))?;
+        // make sure the table exists, so that readers can open it
+        let txn = db.begin_write().map_err(db_err)?;
+        txn.open_table(DIGESTS).map_err(db_err)?;
+        txn.commit().map_err(db_err)?;
+        let db = Arc::new(db);
+        let (tx, rx) = mpsc::channel();
+        let committer_db = Arc::clone(&db);
+        let committer = std::thread::Builder::new()
+            .name("pyzord-commit".into())
+            .spawn(move || committer(&committer_db, &rx))
+            .map_err(|e| StoreError::Other(format!("cannot start the committer thread: {e}")))?;
+        Ok(FileStore {
+            db,
+            path: path.to_owned(),
+            jobs: Mutex::new(Some(tx)),
+            committer: Mutex::new(Some(committer)),
+        })
+    }
+
+    fn send(&self, job: Job) -> Result<(), StoreError> {
+        let guard = self
+            .jobs
+            .lock()
+            .map_err(|_| StoreError::Other("file store lock poisoned".into()))?;
+        let tx = guard
+            .as_ref()
+            .ok_or_else(|| StoreError::Other("file store is closed".into()))?;
+        tx.send(job)
+            .map_err(|_| StoreError::Other("the committer thread has stopped".into()))
+    }
+
+    /// Number of records.
+    pub fn count(&self) -> Result<u64, StoreError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let table = txn.open_table(DIGESTS).map_err(db_err)?;
+        table.len().map_err(db_err)
+    }
+
+    /// Every record (for statistics and migration).
+    pub fn for_each(&self, mut f: impl FnMut(Digest, Record)) -> Result<(), StoreError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let table = txn.open_table(DIGESTS).map_err(db_err)?;
+        for item in table.iter().map_err(db_err)? {
+            let (k, v) = item.map_err(db_err)?;
+            f(Digest(k.value()), Record::from_bytes(&v.value()));
+        }
+        Ok(())
+    }
+
+    /// Writes records as they are (migration), in one transaction.
+    pub fn put_all(&self, records: &[(Digest, Record)]) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(db_err)?;
+        {
+            let mut table = txn.open_table(DIGESTS).map_err(db_err)?;
+            for (d, r) in records {
+                table.insert(d.0, r.to_bytes()).map_err(db_err)?;
+            }
+        }
+        txn.commit().map_err(db_err)
+    }
+}
+
+struct TxnMap<'a>(redb::Table<'a, [u8; 20], [u8; 48]>);
+
+impl RecordMap for TxnMap<'_> {
+    fn get(&mut self, d: &Digest) -> Result<Option<Record>, StoreError> {
+        Ok(self
+            .0
+            .get(d.0)
+            .map_err(db_err)?
+            .map(|v| Record::from_bytes(&v.value())))
+    }
+
+    fn put(&mut self, d: &Digest, r: Record) -> Result<(), StoreError> {
+        self.0.insert(d.0, r.to_bytes()).map_err(db_err)?;
+        Ok(())
+    }
+}
+
+/// The committer: applies every queued batch in one write transaction,
+/// commits once, then answers them all.
+fn committer(db: &Database, rx: &Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(j) => group.push(j),
+                Err(_) => break,
+            }
+        }
+        let mut applies = Vec::new();
+        for job in group {
+            match job {
+                Job::Apply { ops, now, reply } => applies.push((ops, now, reply)),
+                Job::Expire {
+                    cutoff,
+                    from,
+                    reply,
+                } => {
+                    let _ = reply.send(expire_chunk(db, cutoff, from));
+                }
+            }
+        }
+        if applies.is_empty() {
+            continue;
+        }
+        let result = (|| -> Result<Vec<Result<Vec<Record>, StoreError>>, StoreError> {
+            let txn = db.begin_write().map_err(db_err)?;
+            let mut results = Vec::with_capacity(applies.len());
+            {
+                let mut map = TxnMap(txn.open_table(DIGESTS).map_err(db_err)?);
+                for (ops, now, _) in &applies {
+                    results.push(apply_to(ops, *now, &mut map));
+                }
+            }
+            txn.commit().map_err(db_err)?;
+            Ok(results)
+        })();
+        match result {
+            Ok(results) => {
+                for ((_, _, reply), r) in applies.into_iter().zip(results) {
+                    let _ = reply.send(r);
+                }
+            }
+            Err(e) => {
+                let text = e.to_string();
+                for (_, _, reply) in applies {
+                    let _ = reply.send(Err(StoreError::Other(text.clone())));
+                }
+            }
+        }
+    }
+}
+
+fn expire_chunk(
+    db: &Database,
+    cutoff: i64,
+    from: [u8; 20],
+) -> Result<(u64, Option<[u8; 20]>), StoreError> {
+    let txn = db.begin_write().map_err(db_err)?;
+    let mut deleted = 0;
+    let next;
+    {
+        let mut table = txn.open_table(DIGESTS).map_err(db_err)?;
+        let mut doomed = Vec::new();
+        let mut last = None;
+        let mut seen = 0;
+        for item in table.range(from..).map_err(db_err)? {
+            let (k, v) = item.map_err(db_err)?;
+            seen += 1;
+            if seen > EXPIRY_CHUNK {
+                last = Some(k.value());
+                break;
+            }
+            if Record::from_bytes(&v.value()).last_update() < cutoff {
+                doomed.push(k.value());
+            }
+        }
+        for k in doomed {
+            table.remove(k).map_err(db_err)?;
+            deleted += 1;
+        }
+        next = last;
+    }
+    txn.commit().map_err(db_err)?;
+    Ok((deleted, next))
+}
+
+impl Store for FileStore {
+    fn apply(&self, ops: &[StoreOp], now: i64) -> Result<Vec<Record>, StoreError> {
+        if !has_updates(ops) {
+            let txn = self.db.begin_read().map_err(db_err)?;
+            let table = txn.open_table(DIGESTS).map_err(db_err)?;
+            let mut out = Vec::with_capacity(ops.len());
+            for op in ops {
+                if let StoreOp::Get(d) = op {
+                    out.push(
+                        table
+                            .get(d.0)
+                            .map_err(db_err)?
+                            .map(|v| Record::from_bytes(&v.value()))
+                            .unwrap_or_default(),
+                    );
+                }
+            }
+            return Ok(out);
+        }
+        let (reply, answer) = mpsc::sync_channel(1);
+        self.send(Job::Apply {
+            ops: ops.to_vec(),
+            now,
+            reply,
+        })?;
+        answer
+            .recv()
+            .map_err(|_| StoreError::Other("the committer thread has stopped".into()))?
+    }
+
+    fn expire(&self, cutoff: i64) -> Result<u64, StoreError> {
+        let mut total = 0;
+        let mut from = [0u8; 20];
+        loop {
+            let (reply, answer) = mpsc::sync_channel(1);
+            self.send(Job::Expire {
+                cutoff,
+                from,
+                reply,
+            })?;
+            let (n, next) = answer
+                .recv()
+                .map_err(|_| StoreError::Other("the committer thread has stopped".into()))??;
+            total += n;
+            match next {
+                Some(k) => from = k,
+                None => return Ok(total),
+            }
+        }
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        // Every commit is durable already; stop the committer cleanly.
+        if let Ok(mut jobs) = self.jobs.lock() {
+            jobs.take();
+        }
+        if let Ok(mut handle) = self.committer.lock()
+            && let Some(h) = handle.take()
+        {
+            let _ = h.join();
+        }
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        format!("file ({})", self.path.display())
+    }
+}
+
+impl Drop for FileStore {
+    fn drop(&mut self) {
+        let _ = self.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Update;
+
+    fn d(b: u8) -> Digest {
+        Digest([b; 20])
+    }
+
+    #[test]
+    fn persists_and_expires() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.redb");
+        {
+            let s = FileStore::open(&path).unwrap();
+            let r = s
+                .apply(
+                    &[
+                        StoreOp::Update(Update::Report, vec![d(1), d(2), d(1)]),
+                        StoreOp::Get(d(1)),
+                    ],
+                    100,
+                )
+                .unwrap();
+            assert_eq!(r[0].r_count, 2);
+            s.apply(&[StoreOp::Update(Update::Whitelist, vec![d(3)])], 500)
+                .unwrap();
+            s.flush().unwrap();
+        }
+        let s = FileStore::open(&path).unwrap();
+        let r = s
+            .apply(
+                &[StoreOp::Get(d(1)), StoreOp::Get(d(2)), StoreOp::Get(d(9))],
+                0,
+            )
+            .unwrap();
+        assert_eq!(
+            (r[0].r_count, r[0].r_entered, r[0].r_updated),
+            (2, 100, 100)
+        );
+        assert_eq!(r[1].r_count, 1);
+        assert_eq!(r[2], Record::default());
+        assert_eq!(s.count().unwrap(), 3);
+        assert_eq!(s.expire(200).unwrap(), 2);
+        assert_eq!(s.count().unwrap(), 1);
+    }
+
+    #[test]
+    fn refuses_a_gdbm_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pyzord.db");
+        std::fs::write(&path, 0x13579acfu32.to_le_bytes()).unwrap();
+        let err = FileStore::open(&path).err().unwrap().to_string();
+        assert!(err.contains("gdbm"), "{err}");
+    }
+}

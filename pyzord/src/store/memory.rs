@@ -1,0 +1,122 @@
+//! The `memory` store: a sharded concurrent map, for tests and ephemeral
+//! use. Nothing survives a restart.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::Mutex;
+
+use pyzor_core::Digest;
+
+use super::{Record, RecordMap, Store, StoreError, StoreOp, apply_to};
+
+const SHARDS: usize = 64;
+
+/// An in-memory store.
+pub struct MemoryStore {
+    shards: Vec<Mutex<HashMap<Digest, Record, DigestHash>>>,
+}
+
+/// Digests are SHA-1 outputs: their first eight bytes are already a good
+/// hash, with no need to hash again.
+#[derive(Clone, Copy, Default)]
+pub struct DigestHash;
+
+/// The hasher of [`DigestHash`].
+#[derive(Default)]
+pub struct DigestHasher(u64);
+
+impl Hasher for DigestHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut a = [0u8; 8];
+            a[..chunk.len()].copy_from_slice(chunk);
+            self.0 = self.0.rotate_left(5) ^ u64::from_le_bytes(a);
+        }
+    }
+}
+
+impl BuildHasher for DigestHash {
+    type Hasher = DigestHasher;
+    fn build_hasher(&self) -> DigestHasher {
+        DigestHasher::default()
+    }
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        MemoryStore::new()
+    }
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> MemoryStore {
+        MemoryStore {
+            shards: (0..SHARDS)
+                .map(|_| Mutex::new(HashMap::with_hasher(DigestHash)))
+                .collect(),
+        }
+    }
+
+    fn shard(&self, d: &Digest) -> &Mutex<HashMap<Digest, Record, DigestHash>> {
+        let mut h = DigestHasher::default();
+        d.hash(&mut h);
+        &self.shards[(h.finish() as usize) % SHARDS]
+    }
+
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.lock().map(|m| m.len()).unwrap_or(0))
+            .sum()
+    }
+
+    /// `true` if there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+fn poisoned<T>(_: T) -> StoreError {
+    StoreError::Other("memory store lock poisoned".into())
+}
+
+impl RecordMap for &MemoryStore {
+    fn get(&mut self, d: &Digest) -> Result<Option<Record>, StoreError> {
+        Ok(self.shard(d).lock().map_err(poisoned)?.get(d).copied())
+    }
+
+    fn put(&mut self, d: &Digest, r: Record) -> Result<(), StoreError> {
+        self.shard(d).lock().map_err(poisoned)?.insert(*d, r);
+        Ok(())
+    }
+}
+
+impl Store for MemoryStore {
+    fn apply(&self, ops: &[StoreOp], now: i64) -> Result<Vec<Record>, StoreError> {
+        apply_to(ops, now, &mut &*self)
+    }
+
+    fn expire(&self, cutoff: i64) -> Result<u64, StoreError> {
+        let mut n = 0;
+        for shard in &self.shards {
+            let mut m = shard.lock().map_err(poisoned)?;
+            let before = m.len();
+            m.retain(|_, r| r.last_update() >= cutoff);
+            n += (before - m.len()) as u64;
+        }
+        Ok(n)
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        "memory".into()
+    }
+}

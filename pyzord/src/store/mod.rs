@@ -1,0 +1,238 @@
+//! Where digests are counted: the [`Store`] trait, the record it keeps per
+//! digest, and the backends (`memory`, `file`, `redis`).
+
+use pyzor_core::{Counts, Digest, InfoTimes};
+
+pub mod file;
+pub mod memory;
+pub mod redis;
+
+/// What the server knows about one digest. Times are Unix seconds, 0 for
+/// never (the wire form of `info`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Record {
+    /// Spam reports.
+    pub r_count: i64,
+    /// First report.
+    pub r_entered: i64,
+    /// Last report.
+    pub r_updated: i64,
+    /// Whitelist reports.
+    pub wl_count: i64,
+    /// First whitelist.
+    pub wl_entered: i64,
+    /// Last whitelist.
+    pub wl_updated: i64,
+}
+
+impl Record {
+    /// One more spam report at `now`: the count saturates at `i64::MAX`
+    /// (pyzord's overflow guard), `r_entered` is set once, `r_updated`
+    /// every time.
+    pub fn report(&mut self, now: i64) {
+        self.r_count = self.r_count.saturating_add(1);
+        if self.r_entered == 0 {
+            self.r_entered = now;
+        }
+        self.r_updated = now;
+    }
+
+    /// One more whitelist report at `now` (see [`Record::report`]).
+    pub fn whitelist(&mut self, now: i64) {
+        self.wl_count = self.wl_count.saturating_add(1);
+        if self.wl_entered == 0 {
+            self.wl_entered = now;
+        }
+        self.wl_updated = now;
+    }
+
+    /// Applies an update.
+    pub fn apply(&mut self, kind: Update, now: i64) {
+        match kind {
+            Update::Report => self.report(now),
+            Update::Whitelist => self.whitelist(now),
+        }
+    }
+
+    /// The counts of a check.
+    pub fn counts(&self) -> Counts {
+        Counts {
+            count: self.r_count,
+            wl_count: self.wl_count,
+        }
+    }
+
+    /// The timestamps of an info.
+    pub fn times(&self) -> InfoTimes {
+        InfoTimes {
+            entered: self.r_entered,
+            updated: self.r_updated,
+            wl_entered: self.wl_entered,
+            wl_updated: self.wl_updated,
+        }
+    }
+
+    /// When the record was last updated (either kind), for expiry.
+    pub fn last_update(&self) -> i64 {
+        self.r_updated.max(self.wl_updated)
+    }
+
+    /// Fixed-width encoding (six little-endian i64).
+    pub fn to_bytes(&self) -> [u8; 48] {
+        let mut out = [0u8; 48];
+        for (i, v) in [
+            self.r_count,
+            self.r_entered,
+            self.r_updated,
+            self.wl_count,
+            self.wl_entered,
+            self.wl_updated,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            out[i * 8..i * 8 + 8].copy_from_slice(&v.to_le_bytes());
+        }
+        out
+    }
+
+    /// Decodes [`Record::to_bytes`].
+    pub fn from_bytes(b: &[u8; 48]) -> Record {
+        let f = |i: usize| {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(&b[i * 8..i * 8 + 8]);
+            i64::from_le_bytes(a)
+        };
+        Record {
+            r_count: f(0),
+            r_entered: f(1),
+            r_updated: f(2),
+            wl_count: f(3),
+            wl_entered: f(4),
+            wl_updated: f(5),
+        }
+    }
+}
+
+/// A counting operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Update {
+    /// Spam.
+    Report,
+    /// Ham.
+    Whitelist,
+}
+
+/// One operation of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreOp {
+    /// Read a record (check, info): missing means all zeros, and a read
+    /// never creates a record.
+    Get(Digest),
+    /// Count every digest once more (duplicates included), in order.
+    Update(Update, Vec<Digest>),
+}
+
+/// Why a store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database cannot be reached (Redis down, …). The text pyzord
+    /// answers with is the reference's.
+    #[error("Database temporarily unavailable.")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A stored record cannot be read.
+    #[error("invalid record for {digest}: {reason}")]
+    Corrupt {
+        /// The digest.
+        digest: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Anything else.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl StoreError {
+    /// Wraps any error as [`StoreError::Unavailable`].
+    pub fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+        StoreError::Unavailable(Box::new(e))
+    }
+}
+
+/// A digest database. Implementations are shared by all worker threads.
+///
+/// [`Store::apply`] takes a whole batch (the requests one worker received
+/// at once) and applies it in order — a read sees the updates before it —
+/// and durably before it returns: pyzord answers only afterwards. It
+/// returns one record per [`StoreOp::Get`], in order.
+pub trait Store: Send + Sync {
+    /// Applies a batch at time `now` (Unix seconds); returns the records
+    /// read.
+    fn apply(&self, ops: &[StoreOp], now: i64) -> Result<Vec<Record>, StoreError>;
+
+    /// Deletes records not updated since `cutoff`; returns how many.
+    fn expire(&self, cutoff: i64) -> Result<u64, StoreError>;
+
+    /// Makes everything durable (on shutdown).
+    fn flush(&self) -> Result<(), StoreError>;
+
+    /// A short description for the logs.
+    fn describe(&self) -> String;
+}
+
+/// A map from digests to records that a batch is applied to (the memory
+/// store's shards, a file store transaction).
+pub(crate) trait RecordMap {
+    /// The record of a digest, if any.
+    fn get(&mut self, d: &Digest) -> Result<Option<Record>, StoreError>;
+    /// Stores a record.
+    fn put(&mut self, d: &Digest, r: Record) -> Result<(), StoreError>;
+}
+
+/// Applies a batch to a [`RecordMap`], in order; returns the records read.
+pub(crate) fn apply_to(
+    ops: &[StoreOp],
+    now: i64,
+    map: &mut impl RecordMap,
+) -> Result<Vec<Record>, StoreError> {
+    let mut reads = Vec::new();
+    for op in ops {
+        match op {
+            StoreOp::Get(d) => reads.push(map.get(d)?.unwrap_or_default()),
+            StoreOp::Update(kind, digests) => {
+                for d in digests {
+                    let mut r = map.get(d)?.unwrap_or_default();
+                    r.apply(*kind, now);
+                    map.put(d, r)?;
+                }
+            }
+        }
+    }
+    Ok(reads)
+}
+
+/// `true` if the batch changes anything.
+pub(crate) fn has_updates(ops: &[StoreOp]) -> bool {
+    ops.iter().any(|o| matches!(o, StoreOp::Update(..)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_semantics() {
+        let mut r = Record::default();
+        r.report(100);
+        r.report(200);
+        assert_eq!((r.r_count, r.r_entered, r.r_updated), (2, 100, 200));
+        assert_eq!((r.wl_count, r.wl_entered, r.wl_updated), (0, 0, 0));
+        r.whitelist(300);
+        assert_eq!(r.last_update(), 300);
+        r.r_count = i64::MAX;
+        r.report(400);
+        assert_eq!(r.r_count, i64::MAX);
+        assert_eq!(Record::from_bytes(&r.to_bytes()), r);
+    }
+}

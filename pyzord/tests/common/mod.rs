@@ -1,0 +1,91 @@
+//! Starting our pyzord for the integration tests.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use pyzor_testkit::{ChildGuard, free_port, udp_ping, wait_until};
+
+/// Our pyzord, running; killed on drop.
+pub struct Ours {
+    pub guard: ChildGuard,
+    pub port: u16,
+    pub home: PathBuf,
+}
+
+impl Ours {
+    pub fn addr(&self) -> SocketAddr {
+        ([127, 0, 0, 1], self.port).into()
+    }
+
+    /// Sends a signal.
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([&format!("-{sig}"), &self.guard.pid().to_string()])
+            .status()
+            .map(|s| s.success());
+        assert!(matches!(ok, Ok(true)), "kill -{sig}");
+    }
+
+    /// Waits for the process to exit; returns its status code.
+    pub fn wait(&mut self, timeout: Duration) -> Option<i32> {
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(st)) = self.guard.child.try_wait() {
+                return st.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_pyzord"))
+}
+
+/// Starts our pyzord with `--homedir home -a 127.0.0.1 -p <free>` and
+/// `extra` options; waits until it answers.
+pub fn start(home: &Path, extra: &[&str]) -> Ours {
+    start_on(home, "127.0.0.1", free_port(), extra)
+}
+
+pub fn start_on(home: &Path, addr: &str, port: u16, extra: &[&str]) -> Ours {
+    let mut cmd = Command::new(bin());
+    cmd.arg("--homedir")
+        .arg(home)
+        .args(["-a", addr, "-p", &port.to_string()])
+        .args(extra);
+    cmd.stdout(Stdio::null()).stderr(Stdio::null());
+    let guard = ChildGuard::spawn("pyzord", &mut cmd);
+    let ping_addr: SocketAddr = if addr.contains(':') {
+        (std::net::Ipv6Addr::LOCALHOST, port).into()
+    } else {
+        ([127, 0, 0, 1], port).into()
+    };
+    assert!(
+        wait_until(Duration::from_secs(15), || udp_ping(
+            ping_addr,
+            Duration::from_millis(200)
+        )),
+        "pyzord did not start"
+    );
+    Ours {
+        guard,
+        port,
+        home: home.to_owned(),
+    }
+}
+
+/// Writes the fixture passwd and access files into a homedir.
+pub fn with_fixture_auth(home: &Path) {
+    std::fs::write(
+        home.join("pyzord.passwd"),
+        pyzor_testkit::fixtures::passwd(),
+    )
+    .unwrap();
+    std::fs::write(home.join("pyzord.access"), pyzor_testkit::fixtures::ACCESS).unwrap();
+}
