@@ -18,7 +18,9 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use tracing::field::{Field, Visit};
-use tracing::{Event, Level, Subscriber};
+use tracing::level_filters::LevelFilter;
+use tracing::subscriber::Interest;
+use tracing::{Event, Level, Metadata, Subscriber};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 use tracing_subscriber::registry::Registry;
 
@@ -77,6 +79,19 @@ impl Output {
         self.exclude_prefix = Some(prefix);
         self
     }
+
+    /// Whether events of this callsite may be written here (a CRITICAL-only
+    /// output takes the callsites with a `critical` field).
+    fn accepts(&self, meta: &Metadata<'_>) -> bool {
+        *meta.level() <= self.min
+            && (!self.critical_only || meta.fields().field("critical").is_some())
+            && self
+                .target_prefix
+                .is_none_or(|p| meta.target().starts_with(p))
+            && !self
+                .exclude_prefix
+                .is_some_and(|p| meta.target().starts_with(p))
+    }
 }
 
 struct Fields {
@@ -129,6 +144,30 @@ struct PyLayer {
 }
 
 impl<S: Subscriber> Layer<S> for PyLayer {
+    // Callsites no output takes are disabled once and for all, so a
+    // `debug!` costs nothing (not even its formatting) without `-d`.
+    fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
+        if self.outputs.iter().any(|o| o.accepts(meta)) {
+            Interest::always()
+        } else {
+            Interest::never()
+        }
+    }
+
+    fn enabled(&self, meta: &Metadata<'_>, _ctx: Context<'_, S>) -> bool {
+        self.outputs.iter().any(|o| o.accepts(meta))
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        Some(
+            self.outputs
+                .iter()
+                .map(|o| LevelFilter::from_level(o.min))
+                .max()
+                .unwrap_or(LevelFilter::OFF),
+        )
+    }
+
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
         let meta = event.metadata();
         let mut fields = Fields {

@@ -9,7 +9,6 @@
 //! get 400 (the reference truncates the one and stores the other). The
 //! requests of a batch that need the store are applied to it in one call.
 
-use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -21,7 +20,7 @@ use pyzor_core::{
     check_protocol_version, server_text,
 };
 
-use crate::store::{Store, StoreOp, Update};
+use crate::store::{Record, Store, StoreError, StoreOp, Update};
 
 /// Accounts and access rules (replaced as a whole on reload).
 #[derive(Debug, Clone)]
@@ -81,18 +80,22 @@ enum Plan {
     /// 200 without counts (ping, or no digest).
     Ok,
     Pong,
-    /// Read the record of the store op with this index.
-    Check(usize),
-    Info(usize),
+    /// Read this digest's record (the batch's Gets are in request order:
+    /// the k-th read answers the k-th check or info).
+    Check(Digest),
+    Info(Digest),
     Update(Update, Vec<Digest>),
 }
 
-/// Per-request data needed after the store call.
-struct Pending<'a> {
-    thread: &'a str,
-    user: &'a str,
-    op: Option<&'a str>,
-    digests: Option<Vec<&'a str>>,
+/// Per-request data needed after the store call (owned, so that the
+/// second half of a batch can run on another thread).
+struct Pending {
+    thread: String,
+    user: String,
+    op: Option<String>,
+    /// The raw `Op-Digest` values, kept only when the usage log is on.
+    digests: Option<Vec<String>>,
+    peer: SocketAddr,
     plan: Plan,
 }
 
@@ -103,13 +106,7 @@ fn unix_secs(t: SystemTime) -> i64 {
 }
 
 /// The checks before the operation; `Err` is the reply.
-fn plan(
-    auth: &Auth,
-    msg: &Message<'_>,
-    user: &str,
-    now: SystemTime,
-    ops: &mut Vec<StoreOp>,
-) -> Result<Plan, ServerError> {
+fn plan(auth: &Auth, msg: &Message<'_>, user: &str, now: SystemTime) -> Result<Plan, ServerError> {
     if user != auth::ANONYMOUS {
         let key = auth.passwd.key(user).ok_or(ServerError::UnknownUser)?;
         auth::verify(msg, key, now)?;
@@ -134,12 +131,10 @@ fn plan(
         Op::Ping => Plan::Ok,
         Op::Pong => Plan::Pong,
         Op::Check | Op::Info => {
-            ops.push(StoreOp::Get(digests[0]));
-            let i = ops.len() - 1;
             if op == Op::Check {
-                Plan::Check(i)
+                Plan::Check(digests[0])
             } else {
-                Plan::Info(i)
+                Plan::Info(digests[0])
             }
         }
         Op::Report | Op::Whitelist => {
@@ -148,14 +143,201 @@ fn plan(
             } else {
                 Update::Whitelist
             };
-            ops.push(StoreOp::Update(kind, digests.clone()));
             Plan::Update(kind, digests)
         }
     })
 }
 
-/// Handles a batch: one reply per datagram, in order, appended to
-/// `replies` (each reply is written into the reused vector at its index).
+/// A batch after the checks: the store operations it needs, and what to
+/// answer once the store has applied them ([`Prepared::finish`]). Owns
+/// everything it needs, so the store may finish it on another thread.
+pub struct Prepared {
+    pending: Vec<Pending>,
+    now: i64,
+}
+
+/// Runs the checks of every datagram of a batch (first half of
+/// [`handle_batch`]).
+pub fn prepare(auth: &Auth, now: SystemTime, batch: &[Datagram<'_>]) -> Prepared {
+    let keep_digests = tracing::enabled!(target: "pyzord::usage", tracing::Level::INFO);
+    let mut pending = Vec::with_capacity(batch.len());
+    for d in batch {
+        let text = server_text(d.data);
+        let msg = Message::parse(&text);
+        let thread = msg.get("Thread").unwrap_or("");
+        let user = msg
+            .get("User")
+            .filter(|u| !u.is_empty())
+            .unwrap_or(auth::ANONYMOUS);
+        let op = msg.get("Op");
+        let digests = if keep_digests {
+            let v: Vec<String> = msg.get_all("Op-Digest").map(str::to_owned).collect();
+            (!v.is_empty()).then_some(v)
+        } else {
+            None
+        };
+        let plan = if d.len > MAX_DATAGRAM {
+            Plan::Error(ServerError::TooLong)
+        } else {
+            plan(auth, &msg, user, now).unwrap_or_else(Plan::Error)
+        };
+        pending.push(Pending {
+            thread: thread.to_owned(),
+            user: user.to_owned(),
+            op: op.map(str::to_owned),
+            digests,
+            peer: d.peer,
+            plan,
+        });
+    }
+    Prepared {
+        pending,
+        now: unix_secs(now),
+    }
+}
+
+impl Prepared {
+    /// The store operations of the batch, in request order (empty when
+    /// no request needs the store).
+    pub fn ops(&self) -> Vec<StoreOp> {
+        self.pending
+            .iter()
+            .filter_map(|p| match &p.plan {
+                Plan::Check(d) | Plan::Info(d) => Some(StoreOp::Get(*d)),
+                Plan::Update(kind, ds) => Some(StoreOp::Update(*kind, ds.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// `true` if some request needs the store.
+    pub fn needs_store(&self) -> bool {
+        self.pending
+            .iter()
+            .any(|p| matches!(p.plan, Plan::Check(_) | Plan::Info(_) | Plan::Update(..)))
+    }
+
+    /// Splits off the requests that must wait for a write: the reports and
+    /// whitelists, and the checks and infos of a digest that one of them
+    /// updates earlier in the batch (so a read still sees the updates
+    /// before it). What stays can be answered from the last committed
+    /// state at once. `None` when nothing writes.
+    pub fn split_off_updates(&mut self) -> Option<Prepared> {
+        if !self
+            .pending
+            .iter()
+            .any(|p| matches!(p.plan, Plan::Update(..)))
+        {
+            return None;
+        }
+        let mut written: Vec<Digest> = Vec::new();
+        let mut stay = Vec::with_capacity(self.pending.len());
+        let mut defer = Vec::new();
+        for p in std::mem::take(&mut self.pending) {
+            match &p.plan {
+                Plan::Update(_, ds) => {
+                    written.extend_from_slice(ds);
+                    defer.push(p);
+                }
+                Plan::Check(d) | Plan::Info(d) if written.contains(d) => defer.push(p),
+                _ => stay.push(p),
+            }
+        }
+        self.pending = stay;
+        Some(Prepared {
+            pending: defer,
+            now: self.now,
+        })
+    }
+
+    /// The time the batch is applied at (Unix seconds).
+    pub fn now(&self) -> i64 {
+        self.now
+    }
+
+    /// The number of requests.
+    pub fn len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// `true` for an empty batch.
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    /// The peer of request `i`.
+    pub fn peer(&self, i: usize) -> SocketAddr {
+        self.pending[i].peer
+    }
+
+    /// Second half of [`handle_batch`]: the replies, given the records the
+    /// store read for the batch's [`StoreOp::Get`]s (or its error). Writes
+    /// one reply per request into `replies` (reusing its vectors).
+    pub fn finish(
+        self,
+        store_result: Result<Vec<Record>, StoreError>,
+        hooks: &dyn Hooks,
+        replies: &mut Vec<Vec<u8>>,
+    ) -> Vec<Outcome> {
+        let pending = self.pending;
+        let store_error = store_result
+            .as_ref()
+            .err()
+            .map(|e| ServerError::Internal(e.to_string()));
+        if let Some(e) = &store_error {
+            tracing::error!("store: {e}");
+        }
+        let records = store_result.unwrap_or_default();
+        // The records come in the order of the Gets, which is the order of
+        // the checks and infos: the k-th of them gets the k-th record.
+        replies.resize_with(pending.len(), Vec::new);
+        let mut outcomes = Vec::with_capacity(pending.len());
+        let mut k = 0;
+        for (p, out) in pending.into_iter().zip(replies.iter_mut()) {
+            out.clear();
+            let mut counted = None;
+            let thread = p.thread.as_str();
+            let resp = match (&p.plan, &store_error) {
+                (Plan::Error(e), _) => Response::error(thread, e),
+                (Plan::Check(_) | Plan::Info(_) | Plan::Update(..), Some(e)) => {
+                    Response::error(thread, e)
+                }
+                (Plan::Ok, _) => Response::ok(thread),
+                (Plan::Pong, _) => Response::ok(thread).with_counts(Counts {
+                    count: PONG_COUNT,
+                    wl_count: 0,
+                }),
+                (Plan::Check(_), None) => {
+                    let r = records.get(k).copied().unwrap_or_default();
+                    k += 1;
+                    Response::ok(thread).with_counts(r.counts())
+                }
+                (Plan::Info(_), None) => {
+                    let r = records.get(k).copied().unwrap_or_default();
+                    k += 1;
+                    Response::ok(thread).with_info(r.counts(), r.times())
+                }
+                (Plan::Update(kind, digests), None) => {
+                    hooks.counted(*kind, digests);
+                    counted = Some((*kind, digests.clone()));
+                    Response::ok(thread)
+                }
+            };
+            resp.write_to(out);
+            usage_log(&p, &resp);
+            outcomes.push(Outcome {
+                op: p.op.as_deref().and_then(Op::from_wire),
+                code: resp.code,
+                counted,
+            });
+        }
+        outcomes
+    }
+}
+
+/// Handles a batch: one reply per datagram, in order, written into
+/// `replies` (each reply into the reused vector at its index). The
+/// requests that need the store are applied to it in one call.
 pub fn handle_batch(
     auth: &Auth,
     store: &dyn Store,
@@ -164,100 +346,19 @@ pub fn handle_batch(
     batch: &[Datagram<'_>],
     replies: &mut Vec<Vec<u8>>,
 ) -> Vec<Outcome> {
-    let texts: Vec<Cow<'_, str>> = batch.iter().map(|d| server_text(d.data)).collect();
-    let msgs: Vec<Message<'_>> = texts.iter().map(|t| Message::parse(t)).collect();
-    let mut ops = Vec::new();
-    let mut pending = Vec::with_capacity(batch.len());
-    for (d, msg) in batch.iter().zip(&msgs) {
-        let thread = msg.get("Thread").unwrap_or("");
-        let user = msg
-            .get("User")
-            .filter(|u| !u.is_empty())
-            .unwrap_or(auth::ANONYMOUS);
-        let op = msg.get("Op");
-        let digests = {
-            let v: Vec<&str> = msg.get_all("Op-Digest").collect();
-            (!v.is_empty()).then_some(v)
-        };
-        let plan = if d.len > MAX_DATAGRAM {
-            Plan::Error(ServerError::TooLong)
-        } else {
-            plan(auth, msg, user, now, &mut ops).unwrap_or_else(Plan::Error)
-        };
-        pending.push(Pending {
-            thread,
-            user,
-            op,
-            digests,
-            plan,
-        });
-    }
-    let store_result = if ops.is_empty() {
-        Ok(Vec::new())
+    let prepared = prepare(auth, now, batch);
+    let result = if prepared.needs_store() {
+        store.apply(&prepared.ops(), prepared.now)
     } else {
-        store.apply(&ops, unix_secs(now))
+        Ok(Vec::new())
     };
-    let store_error = store_result
-        .as_ref()
-        .err()
-        .map(|e| ServerError::Internal(e.to_string()));
-    if let Some(e) = &store_error {
-        tracing::error!("store: {e}");
-    }
-    let records = store_result.unwrap_or_default();
-    // Get ops map to records in order of their op index
-    let mut read_index = vec![usize::MAX; ops.len()];
-    let mut k = 0;
-    for (i, op) in ops.iter().enumerate() {
-        if matches!(op, StoreOp::Get(_)) {
-            read_index[i] = k;
-            k += 1;
-        }
-    }
-    replies.resize_with(batch.len(), Vec::new);
-    let mut outcomes = Vec::with_capacity(batch.len());
-    for ((p, d), out) in pending.into_iter().zip(batch).zip(replies.iter_mut()) {
-        out.clear();
-        let mut counted = None;
-        let resp = match (&p.plan, &store_error) {
-            (Plan::Error(e), _) => Response::error(p.thread, e),
-            (Plan::Check(_) | Plan::Info(_) | Plan::Update(..), Some(e)) => {
-                Response::error(p.thread, e)
-            }
-            (Plan::Ok, _) => Response::ok(p.thread),
-            (Plan::Pong, _) => Response::ok(p.thread).with_counts(Counts {
-                count: PONG_COUNT,
-                wl_count: 0,
-            }),
-            (Plan::Check(i), None) => {
-                let r = records.get(read_index[*i]).copied().unwrap_or_default();
-                Response::ok(p.thread).with_counts(r.counts())
-            }
-            (Plan::Info(i), None) => {
-                let r = records.get(read_index[*i]).copied().unwrap_or_default();
-                Response::ok(p.thread).with_info(r.counts(), r.times())
-            }
-            (Plan::Update(kind, digests), None) => {
-                hooks.counted(*kind, digests);
-                counted = Some((*kind, digests.clone()));
-                Response::ok(p.thread)
-            }
-        };
-        resp.write_to(out);
-        usage_log(&p, d, &resp);
-        outcomes.push(Outcome {
-            op: p.op.and_then(Op::from_wire),
-            code: resp.code,
-            counted,
-        });
-    }
-    outcomes
+    prepared.finish(result, hooks, replies)
 }
 
 /// The usage log line of a request (target `pyzord::usage`): on success
 /// `user,address,op,digests,code` with Python's reprs, on failure
 /// `code: Diag`.
-fn usage_log(p: &Pending<'_>, d: &Datagram<'_>, resp: &Response<'_>) {
+fn usage_log(p: &Pending, resp: &Response<'_>) {
     if !tracing::enabled!(target: "pyzord::usage", tracing::Level::INFO) {
         return;
     }
@@ -272,8 +373,8 @@ fn usage_log(p: &Pending<'_>, d: &Datagram<'_>, resp: &Response<'_>) {
                     .join(", ")
             ),
         };
-        let op = p.op.unwrap_or("None");
-        tracing::info!(target: "pyzord::usage", "{},{},{},{},{}", p.user, d.peer.ip(), op, digests, resp.code);
+        let op = p.op.as_deref().unwrap_or("None");
+        tracing::info!(target: "pyzord::usage", "{},{},{},{},{}", p.user, p.peer.ip(), op, digests, resp.code);
     } else {
         tracing::error!(target: "pyzord::usage", "{}: {}", resp.code, resp.diag);
     }

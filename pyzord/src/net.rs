@@ -38,6 +38,111 @@ pub fn bind(addr: SocketAddr, reuse_port: bool) -> io::Result<UdpSocket> {
     Ok(s.into())
 }
 
+/// Binds `n` sockets to one address with `SO_REUSEPORT`, one per worker,
+/// and has the kernel spread datagrams over them at random rather than by
+/// the sender's address and port (its default hash): with few clients —
+/// one busy MTA, one rspamd — the default sends everything to one socket
+/// and leaves the other workers idle. Where the random spreading cannot be
+/// set up, the default hash stays and this is logged.
+pub fn bind_group(addr: SocketAddr, n: usize) -> io::Result<Vec<UdpSocket>> {
+    let first = bind(addr, true)?;
+    let addr = first.local_addr()?;
+    let mut socks = vec![first];
+    for _ in 1..n.max(1) {
+        socks.push(bind(addr, true)?);
+    }
+    if socks.len() > 1
+        && let Err(e) = spread_randomly(&socks[0], socks.len())
+    {
+        tracing::debug!("cannot spread datagrams over the workers at random: {e}");
+    }
+    Ok(socks)
+}
+
+/// Attaches a classic BPF program to the reuseport group of `sock` that
+/// picks one of its `n` sockets at random for each datagram.
+#[cfg(all(
+    target_os = "linux",
+    any(
+        target_arch = "x86_64",
+        target_arch = "x86",
+        target_arch = "aarch64",
+        target_arch = "arm",
+        target_arch = "riscv64",
+        target_arch = "powerpc64",
+        target_arch = "s390x"
+    )
+))]
+#[allow(unsafe_code)]
+fn spread_randomly(sock: &UdpSocket, n: usize) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // linux/filter.h, asm-generic/socket.h (stable kernel ABI)
+    const SO_ATTACH_REUSEPORT_CBPF: libc::c_int = 51;
+    // BPF_LD | BPF_W | BPF_ABS (0x00 | 0x00 | 0x20)
+    const BPF_LD_W_ABS: u16 = 0x20;
+    // BPF_ALU | BPF_MOD | BPF_K (0x04 | 0x90 | 0x00)
+    const BPF_ALU_MOD_K: u16 = 0x94;
+    // BPF_RET | BPF_A (0x06 | 0x10)
+    const BPF_RET_A: u16 = 0x16;
+    const SKF_AD_RANDOM: u32 = (-0x1000i32 + 56) as u32;
+    let mut prog = [
+        libc::sock_filter {
+            code: BPF_LD_W_ABS,
+            jt: 0,
+            jf: 0,
+            k: SKF_AD_RANDOM,
+        },
+        libc::sock_filter {
+            code: BPF_ALU_MOD_K,
+            jt: 0,
+            jf: 0,
+            k: n as u32,
+        },
+        libc::sock_filter {
+            code: BPF_RET_A,
+            jt: 0,
+            jf: 0,
+            k: 0,
+        },
+    ];
+    let fprog = libc::sock_fprog {
+        len: prog.len() as libc::c_ushort,
+        filter: prog.as_mut_ptr(),
+    };
+    // SAFETY: a valid socket, and a program that outlives the call (the
+    // kernel copies it).
+    let r = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            SO_ATTACH_REUSEPORT_CBPF,
+            (&fprog as *const libc::sock_fprog).cast(),
+            std::mem::size_of::<libc::sock_fprog>() as libc::socklen_t,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+#[cfg(not(all(
+    target_os = "linux",
+    any(
+        target_arch = "x86_64",
+        target_arch = "x86",
+        target_arch = "aarch64",
+        target_arch = "arm",
+        target_arch = "riscv64",
+        target_arch = "powerpc64",
+        target_arch = "s390x"
+    )
+)))]
+fn spread_randomly(_sock: &UdpSocket, _n: usize) -> io::Result<()> {
+    Err(io::Error::other("not supported on this platform"))
+}
+
 /// A received datagram's metadata.
 #[derive(Debug, Clone, Copy)]
 pub struct Received {
@@ -54,6 +159,7 @@ pub struct RecvBatch {
     bufs: Vec<u8>,
     /// Metadata of the datagrams of the last receive.
     pub received: Vec<Received>,
+
     #[cfg(target_os = "linux")]
     addrs: Vec<libc::sockaddr_storage>,
 }
@@ -70,6 +176,7 @@ impl RecvBatch {
         RecvBatch {
             bufs: vec![0u8; BATCH * MAX_DATAGRAM],
             received: Vec::with_capacity(BATCH),
+
             #[cfg(target_os = "linux")]
             addrs: vec![zeroed_storage(); BATCH],
         }
@@ -82,15 +189,21 @@ impl RecvBatch {
     }
 
     /// Waits up to `timeout` for datagrams, then takes every one that is
-    /// ready (up to [`BATCH`]). Returns how many (0 on timeout).
+    /// ready (up to [`BATCH`]). Returns how many (0 on timeout). A zero
+    /// timeout does not wait. The timeout is a socket option, rounded up to
+    /// the kernel's tick.
     pub fn recv(&mut self, sock: &UdpSocket, timeout: Duration) -> io::Result<usize> {
-        sock.set_read_timeout(Some(timeout))?;
+        let nonblocking = timeout.is_zero();
+        if !nonblocking {
+            sock.set_read_timeout(Some(timeout))?;
+        }
         self.received.clear();
         #[cfg(target_os = "linux")]
         let addrs = &mut self.addrs;
         #[cfg(not(target_os = "linux"))]
         let addrs = &mut Vec::new();
-        let n = match sys::recv_batch(sock, &mut self.bufs, addrs, &mut self.received) {
+        let n = match sys::recv_batch(sock, &mut self.bufs, addrs, &mut self.received, nonblocking)
+        {
             Ok(n) => n,
             Err(e)
                 if matches!(
@@ -162,6 +275,7 @@ mod sys {
         bufs: &mut [u8],
         addrs: &mut [libc::sockaddr_storage],
         out: &mut Vec<Received>,
+        nonblocking: bool,
     ) -> io::Result<usize> {
         let n = addrs.len().min(bufs.len() / MAX_DATAGRAM);
         let mut iovs: Vec<libc::iovec> = bufs
@@ -193,7 +307,9 @@ mod sys {
                 sock.as_raw_fd(),
                 msgs.as_mut_ptr(),
                 n as libc::c_uint,
-                libc::MSG_WAITFORONE | libc::MSG_TRUNC,
+                libc::MSG_WAITFORONE
+                    | libc::MSG_TRUNC
+                    | if nonblocking { libc::MSG_DONTWAIT } else { 0 },
                 std::ptr::null_mut(),
             )
         };
@@ -275,8 +391,16 @@ mod sys {
         bufs: &mut [u8],
         _addrs: &mut Vec<()>,
         out: &mut Vec<Received>,
+        nonblocking: bool,
     ) -> io::Result<usize> {
-        let (len, peer) = sock.recv_from(&mut bufs[..MAX_DATAGRAM])?;
+        if nonblocking {
+            sock.set_nonblocking(true)?;
+        }
+        let r = sock.recv_from(&mut bufs[..MAX_DATAGRAM]);
+        if nonblocking {
+            sock.set_nonblocking(false)?;
+        }
+        let (len, peer) = r?;
         out.push(Received {
             stored: len,
             len,
@@ -296,6 +420,64 @@ mod sys {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One client socket (one 4-tuple) still reaches every worker's socket,
+    /// and nothing is lost or duplicated on the way.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_group_spreads_one_client_over_all_sockets() {
+        let socks = bind_group("127.0.0.1:0".parse().unwrap(), 3).unwrap();
+        let addr = socks[0].local_addr().unwrap();
+        assert!(socks.iter().all(|s| s.local_addr().unwrap() == addr));
+        let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+        for i in 0..300u16 {
+            client.send_to(&i.to_be_bytes(), addr).unwrap();
+        }
+        let mut got = Vec::new();
+        let mut per_socket = Vec::new();
+        let mut batch = RecvBatch::new();
+        for s in &socks {
+            let mut n_here = 0;
+            loop {
+                let n = batch.recv(s, Duration::from_millis(200)).unwrap();
+                if n == 0 {
+                    break;
+                }
+                for i in 0..n {
+                    let d = batch.data(i);
+                    got.push(u16::from_be_bytes([d[0], d[1]]));
+                }
+                n_here += n;
+            }
+            per_socket.push(n_here);
+        }
+        got.sort_unstable();
+        assert_eq!(got, (0..300).collect::<Vec<_>>());
+        assert!(per_socket.iter().all(|&n| n > 30), "{per_socket:?}");
+    }
+
+    #[test]
+    fn a_zero_timeout_does_not_wait() {
+        let server = bind("127.0.0.1:0".parse().unwrap(), false).unwrap();
+        let mut batch = RecvBatch::new();
+        let t = std::time::Instant::now();
+        assert_eq!(batch.recv(&server, Duration::ZERO).unwrap(), 0);
+        assert!(t.elapsed() < Duration::from_millis(100));
+        let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+        client.send_to(b"x", server.local_addr().unwrap()).unwrap();
+        assert!(wait(|| batch.recv(&server, Duration::ZERO).unwrap() == 1));
+    }
+
+    fn wait(mut f: impl FnMut() -> bool) -> bool {
+        let t = std::time::Instant::now();
+        while t.elapsed() < Duration::from_secs(2) {
+            if f() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        false
+    }
 
     #[test]
     fn batches_round_trip_on_loopback() {

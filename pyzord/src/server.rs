@@ -1,7 +1,10 @@
 //! The running server: worker threads, each with its own `SO_REUSEPORT`
-//! socket, receiving a batch of datagrams (`recvmmsg`), handling it with
-//! one store call, and sending the replies (`sendmmsg`); the expiry sweep;
-//! reload and graceful shutdown.
+//! socket (the kernel spreads datagrams over them at random, see
+//! [`net::bind_group`]), receiving a batch of datagrams (`recvmmsg`),
+//! checking it, handing it to the store in one call, and sending the
+//! replies (`sendmmsg`) when the store completes it — at once for reads,
+//! after the group commit for the file store's writes, while the worker
+//! goes on receiving; the expiry sweep; reload and graceful shutdown.
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
@@ -12,10 +15,10 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::auth_files::{self, AuthError};
-use crate::handler::{Auth, Datagram, Hooks, handle_batch};
+use crate::handler::{Auth, Datagram, Hooks, Prepared, prepare};
 use crate::net::{self, RecvBatch};
 use crate::stats::Stats;
-use crate::store::{Record, Store, StoreError, StoreOp};
+use crate::store::{Completion, Record, Store, StoreError, StoreOp};
 
 /// How often workers look at the shutdown flag while idle.
 const POLL: Duration = Duration::from_millis(100);
@@ -73,6 +76,21 @@ impl Store for TimedStore {
         self.stats.store_latency.observe_duration(t.elapsed());
         r
     }
+    fn apply_then(&self, ops: Vec<StoreOp>, now: i64, done: Completion) {
+        let t = Instant::now();
+        let stats = Arc::clone(&self.stats);
+        self.inner.apply_then(
+            ops,
+            now,
+            Box::new(move |r| {
+                stats.store_latency.observe_duration(t.elapsed());
+                done(r);
+            }),
+        );
+    }
+    fn defers_writes(&self) -> bool {
+        self.inner.defers_writes()
+    }
     fn expire(&self, cutoff: i64) -> Result<u64, StoreError> {
         self.inner.expire(cutoff)
     }
@@ -96,12 +114,7 @@ impl Server {
         let auth = auth_files::load(opts.passwd.as_deref(), opts.access.as_deref(), false)
             .map_err(io::Error::other)?;
         let workers = opts.workers.max(1);
-        let first = net::bind(opts.address, true)?;
-        let addr = first.local_addr()?;
-        let mut sockets = vec![first];
-        for _ in 1..workers {
-            sockets.push(net::bind(addr, true)?);
-        }
+        let sockets = net::bind_group(opts.address, workers)?;
         let store: Arc<dyn Store> = Arc::new(TimedStore {
             inner: store,
             stats: Arc::clone(&stats),
@@ -138,6 +151,7 @@ impl Server {
         let mut threads: Vec<JoinHandle<()>> = Vec::new();
         for (i, sock) in self.sockets.into_iter().enumerate() {
             let shared = Arc::clone(&self.shared);
+            let sock = Arc::new(sock);
             threads.push(
                 std::thread::Builder::new()
                     .name(format!("pyzord-worker-{i}"))
@@ -197,9 +211,12 @@ impl ServerHandle {
     }
 }
 
-fn worker(sock: &UdpSocket, shared: &Shared) {
+/// Receives batches and hands them to the store; the replies are sent
+/// when the store completes the batch (at once for reads and for the
+/// memory store, after the group commit for the file store), so the
+/// worker goes on receiving while a commit is under way.
+fn worker(sock: &Arc<UdpSocket>, shared: &Arc<Shared>) {
     let mut batch = RecvBatch::new();
-    let mut replies: Vec<Vec<u8>> = Vec::new();
     let debug = tracing::enabled!(tracing::Level::DEBUG);
     while !shared.shutdown.load(Ordering::Relaxed) {
         let n = match batch.recv(sock, POLL) {
@@ -214,6 +231,7 @@ fn worker(sock: &UdpSocket, shared: &Shared) {
             continue;
         }
         let start = Instant::now();
+        shared.stats.batch_size.observe(n as f64);
         let datagrams: Vec<Datagram<'_>> = (0..n)
             .map(|i| Datagram {
                 data: batch.data(i),
@@ -235,33 +253,65 @@ fn worker(sock: &UdpSocket, shared: &Shared) {
             .read()
             .map(|a| Arc::clone(&a))
             .unwrap_or_default();
-        let outcomes = handle_batch(
-            &auth,
-            &*shared.store,
-            &*shared.hooks,
-            SystemTime::now(),
-            &datagrams,
-            &mut replies,
+        let mut prepared = prepare(&auth, SystemTime::now(), &datagrams);
+        // With a group-committing store, the reads are answered at once and
+        // only the writes wait for the commit.
+        if shared.store.defers_writes()
+            && let Some(writes) = prepared.split_off_updates()
+        {
+            let (shared2, sock2) = (Arc::clone(shared), Arc::clone(sock));
+            shared.store.apply_then(
+                writes.ops(),
+                writes.now(),
+                Box::new(move |result| answer(&shared2, &sock2, writes, result, start, debug)),
+            );
+        }
+        if prepared.is_empty() {
+            continue;
+        }
+        if !prepared.needs_store() {
+            answer(shared, sock, prepared, Ok(Vec::new()), start, debug);
+            continue;
+        }
+        let (shared2, sock2) = (Arc::clone(shared), Arc::clone(sock));
+        shared.store.apply_then(
+            prepared.ops(),
+            prepared.now(),
+            Box::new(move |result| answer(&shared2, &sock2, prepared, result, start, debug)),
         );
-        let out: Vec<(&[u8], SocketAddr)> = replies
-            .iter()
-            .zip(&datagrams)
-            .map(|(r, d)| (r.as_slice(), d.peer))
-            .collect();
-        if debug {
-            for (r, peer) in &out {
-                tracing::debug!("Sending: {:?} to {peer}", String::from_utf8_lossy(r));
-            }
+    }
+}
+
+/// Finishes a batch: replies, statistics, hooks.
+fn answer(
+    shared: &Shared,
+    sock: &UdpSocket,
+    prepared: Prepared,
+    result: Result<Vec<Record>, StoreError>,
+    start: Instant,
+    debug: bool,
+) {
+    let n = prepared.len();
+    let peers: Vec<SocketAddr> = (0..n).map(|i| prepared.peer(i)).collect();
+    let mut replies = Vec::with_capacity(n);
+    let outcomes = prepared.finish(result, &*shared.hooks, &mut replies);
+    let out: Vec<(&[u8], SocketAddr)> = replies
+        .iter()
+        .zip(peers)
+        .map(|(r, peer)| (r.as_slice(), peer))
+        .collect();
+    if debug {
+        for (r, peer) in &out {
+            tracing::debug!("Sending: {:?} to {peer}", String::from_utf8_lossy(r));
         }
-        if let Err(e) = net::send_batch(sock, &out) {
-            tracing::error!("send: {e}");
-        }
-        let elapsed = start.elapsed();
-        for o in &outcomes {
-            shared.stats.request(o.op, o.code);
-            shared.stats.latency.observe_duration(elapsed);
-        }
-        shared.stats.batch_size.observe(n as f64);
+    }
+    if let Err(e) = net::send_batch(sock, &out) {
+        tracing::error!("send: {e}");
+    }
+    let elapsed = start.elapsed();
+    for o in &outcomes {
+        shared.stats.request(o.op, o.code);
+        shared.stats.latency.observe_duration(elapsed);
     }
 }
 

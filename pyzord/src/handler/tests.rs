@@ -338,3 +338,86 @@ fn a_store_failure_is_a_500_for_the_requests_that_need_it() {
     );
     assert!(r.starts_with("Code: 200\n"), "{r}");
 }
+
+/// Splitting a batch for a group-committing store: the writes, and the
+/// reads of what they write earlier in the batch, wait; the rest is
+/// answered at once; together they answer exactly what one call would.
+#[test]
+fn split_batches_answer_like_whole_ones() {
+    let auth = Auth::default();
+    let anon = Account::anonymous();
+    let now = 1_795_315_720;
+    let reqs = [
+        signed(Op::Check, vec![digest(1)], &anon, now), // before any write: stays
+        signed(Op::Report, vec![digest(1)], &anon, now), // write
+        signed(Op::Check, vec![digest(1)], &anon, now), // reads the write: waits
+        signed(Op::Check, vec![digest(2)], &anon, now), // unrelated: stays
+        signed(Op::Info, vec![digest(1)], &anon, now),  // reads the write: waits
+        signed(Op::Ping, vec![], &anon, now),           // no store: stays
+        b"Op: check\nThread: 7\n\n".to_vec(),           // an error: stays
+    ];
+    let batch: Vec<Datagram<'_>> = reqs
+        .iter()
+        .map(|r| Datagram {
+            data: r,
+            len: r.len(),
+            peer: peer(),
+        })
+        .collect();
+
+    // the whole batch in one call
+    let whole_store = MemoryStore::new();
+    let mut whole = Vec::new();
+    handle_batch(
+        &auth,
+        &whole_store,
+        &NoHooks,
+        at(now as f64),
+        &batch,
+        &mut whole,
+    );
+
+    // split
+    let split_store = MemoryStore::new();
+    let mut stay = prepare(&auth, at(now as f64), &batch);
+    let wait = stay.split_off_updates().expect("there is a write");
+    assert_eq!(stay.len(), 4);
+    assert_eq!(wait.len(), 3);
+    assert_eq!(
+        wait.ops(),
+        vec![
+            StoreOp::Update(Update::Report, vec![digest(1)]),
+            StoreOp::Get(digest(1)),
+            StoreOp::Get(digest(1)),
+        ]
+    );
+    assert_eq!(
+        stay.ops(),
+        vec![StoreOp::Get(digest(1)), StoreOp::Get(digest(2))]
+    );
+    let mut first = Vec::new();
+    let r = split_store.apply(&stay.ops(), stay.now());
+    stay.finish(r, &NoHooks, &mut first);
+    let mut second = Vec::new();
+    let r = split_store.apply(&wait.ops(), wait.now());
+    wait.finish(r, &NoHooks, &mut second);
+
+    let mut split: Vec<String> = first
+        .iter()
+        .chain(&second)
+        .map(|r| String::from_utf8_lossy(r).into_owned())
+        .collect();
+    let mut whole: Vec<String> = whole
+        .iter()
+        .map(|r| String::from_utf8_lossy(r).into_owned())
+        .collect();
+    assert!(whole[2].contains("Count: 1\n"), "{}", whole[2]);
+    split.sort();
+    whole.sort();
+    assert_eq!(split, whole);
+
+    // a batch without writes is not split
+    let mut reads = prepare(&auth, at(now as f64), &batch[3..]);
+    assert!(reads.split_off_updates().is_none());
+    assert_eq!(reads.len(), 4);
+}

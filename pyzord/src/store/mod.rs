@@ -160,6 +160,9 @@ impl StoreError {
     }
 }
 
+/// What [`Store::apply_then`] calls with the batch's result.
+pub type Completion = Box<dyn FnOnce(Result<Vec<Record>, StoreError>) + Send>;
+
 /// A digest database. Implementations are shared by all worker threads.
 ///
 /// [`Store::apply`] takes a whole batch (the requests one worker received
@@ -170,6 +173,23 @@ pub trait Store: Send + Sync {
     /// Applies a batch at time `now` (Unix seconds); returns the records
     /// read.
     fn apply(&self, ops: &[StoreOp], now: i64) -> Result<Vec<Record>, StoreError>;
+
+    /// Applies a batch like [`Store::apply`] and calls `done` with the
+    /// result once it is durable — possibly later and on another thread,
+    /// so that the caller can go on receiving while a commit is under way
+    /// (the file store's group commit). A store that queues batches bounds
+    /// its queue: this call blocks while the queue is full. The default
+    /// applies synchronously.
+    fn apply_then(&self, ops: Vec<StoreOp>, now: i64, done: Completion) {
+        done(self.apply(&ops, now));
+    }
+
+    /// `true` if [`Store::apply_then`] completes batches with writes later
+    /// (a group commit) while it serves reads at once: the server then
+    /// answers a batch's reads without waiting for its writes.
+    fn defers_writes(&self) -> bool {
+        false
+    }
 
     /// Deletes records not updated since `cutoff`; returns how many.
     fn expire(&self, cutoff: i64) -> Result<u64, StoreError>;
