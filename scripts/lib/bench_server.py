@@ -251,9 +251,10 @@ def main():
             r = file_t.run(args.seconds, args, redis_port, paced, paced_window)
             if best is None or r["p99_us"] < best["p99_us"]:
                 best = r
+        by_op = "; ".join(f"{op} p99 {v['p99_us'] / 1000:.2f} ms" for op, v in best.get("ops", {}).items())
         extra_rows.append(["file store at 80 % of peak", f"{best['requests_per_second']:.0f}",
                            f"{best['p50_us'] / 1000:.2f}", f"{best['p99_us'] / 1000:.2f}", str(best["lost"]),
-                           f"--rate {rate:.0f}"])
+                           f"--rate {rate:.0f}; {by_op}"])
         if ceiling:
             best = None
             for _ in range(args.rounds):

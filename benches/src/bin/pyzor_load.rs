@@ -142,6 +142,8 @@ struct Tally {
     lost: u64,
     codes: BTreeMap<u16, u64>,
     latency: Hist,
+    /// Latency by operation.
+    by_op: BTreeMap<&'static str, Hist>,
 }
 
 impl Tally {
@@ -152,6 +154,7 @@ impl Tally {
             lost: 0,
             codes: BTreeMap::new(),
             latency: Hist::new(),
+            by_op: BTreeMap::new(),
         }
     }
     fn merge(&mut self, o: &Tally) {
@@ -162,6 +165,9 @@ impl Tally {
             *self.codes.entry(*c).or_default() += n;
         }
         self.latency.merge(&o.latency);
+        for (op, h) in &o.by_op {
+            self.by_op.entry(op).or_insert_with(Hist::new).merge(h);
+        }
     }
 }
 
@@ -232,7 +238,7 @@ fn drive(plan: &Plan, sock: &UdpSocket) -> Tally {
     let mut rng = rand::rng();
     let mut tally = Tally::new();
     // send time per thread id (index = id); None = free
-    let mut slots: Vec<Option<Instant>> = vec![None; 65536];
+    let mut slots: Vec<Option<(Instant, Op)>> = vec![None; 65536];
     // FIFO reuse of thread ids, so a late reply rarely meets a reused id
     let mut free: VecDeque<u16> = (1024..=65535u16).collect();
     let mut in_flight = 0usize;
@@ -274,7 +280,7 @@ fn drive(plan: &Plan, sock: &UdpSocket) -> Tally {
                 req.sign_hashed(&plan.account.user, &plan.hashed_key, time);
                 out.push(req.to_bytes());
                 let sent = Instant::now();
-                slots[usize::from(id)] = Some(sent);
+                slots[usize::from(id)] = Some((sent, op));
                 order.push_back((id, sent));
             }
         }
@@ -298,11 +304,15 @@ fn drive(plan: &Plan, sock: &UdpSocket) -> Tally {
             let t = Instant::now();
             for i in 0..n {
                 if let Some((thread, code)) = parse_reply(batch.data(i))
-                    && let Some(sent) = slots[usize::from(thread)].take()
+                    && let Some((sent, op)) = slots[usize::from(thread)].take()
                 {
+                    let ns = t.duration_since(sent).as_nanos() as u64;
+                    tally.latency.record(ns);
                     tally
-                        .latency
-                        .record(t.duration_since(sent).as_nanos() as u64);
+                        .by_op
+                        .entry(op.as_str())
+                        .or_insert_with(Hist::new)
+                        .record(ns);
                     tally.answered += 1;
                     *tally.codes.entry(code).or_default() += 1;
                     free.push_back(thread);
@@ -331,7 +341,7 @@ fn drive(plan: &Plan, sock: &UdpSocket) -> Tally {
                 break;
             }
             order.pop_front();
-            if slots[usize::from(id)] == Some(sent) {
+            if slots[usize::from(id)].is_some_and(|(t, _)| t == sent) {
                 slots[usize::from(id)] = None;
                 free.push_back(id);
                 in_flight -= 1;
@@ -534,12 +544,25 @@ fn run(args: Args) -> Result<(), String> {
             .iter()
             .map(|(c, n)| format!("\"{c}\": {n}"))
             .collect();
+        let ops: Vec<String> = total
+            .by_op
+            .iter()
+            .map(|(op, h)| {
+                format!(
+                    "\"{op}\": {{\"answered\": {}, \"p50_us\": {:.1}, \"p99_us\": {:.1}}}",
+                    h.count(),
+                    h.quantile(0.5) / 1e3,
+                    h.quantile(0.99) / 1e3
+                )
+            })
+            .collect();
         println!(
-            "{{\"target\": \"{target}\", \"seconds\": {secs:.3}, \"sent\": {}, \"answered\": {}, \"lost\": {}, \"requests_per_second\": {rps:.1}, \"p50_us\": {p50:.1}, \"p99_us\": {p99:.1}, \"p999_us\": {p999:.1}, \"codes\": {{{}}}}}",
+            "{{\"target\": \"{target}\", \"seconds\": {secs:.3}, \"sent\": {}, \"answered\": {}, \"lost\": {}, \"requests_per_second\": {rps:.1}, \"p50_us\": {p50:.1}, \"p99_us\": {p99:.1}, \"p999_us\": {p999:.1}, \"codes\": {{{}}}, \"ops\": {{{}}}}}",
             total.sent,
             total.answered,
             total.lost,
-            codes.join(", ")
+            codes.join(", "),
+            ops.join(", ")
         );
     } else {
         println!(
@@ -555,6 +578,14 @@ fn run(args: Args) -> Result<(), String> {
             .map(|(c, n)| format!("{c}: {n}"))
             .collect();
         println!("replies by code: {}", codes.join(", "));
+        for (op, h) in &total.by_op {
+            println!(
+                "  {op:<9} {:>10} answered; p50 {:.0} us, p99 {:.0} us",
+                h.count(),
+                h.quantile(0.5) / 1e3,
+                h.quantile(0.99) / 1e3
+            );
+        }
     }
     Ok(())
 }
