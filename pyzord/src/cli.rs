@@ -22,6 +22,7 @@ use crate::server::{Options, Server};
 use crate::stats::Stats;
 use crate::store::Store;
 use crate::store::file::{FileStore, looks_like_gdbm};
+use crate::store::gdbm::GdbmStore;
 use crate::store::memory::MemoryStore;
 use crate::store::redis::RedisStore;
 
@@ -323,12 +324,11 @@ pub fn open_store(engine: &Engine, cleanup_age: i64) -> Result<Arc<dyn Store>, F
         Engine::File(p) => Arc::new(FileStore::open(p).map_err(|e| fatal(format!("{e}; the file store needs its own file (see --dsn), or serve a gdbm database with -e gdbm")))?),
         Engine::Memory => Arc::new(MemoryStore::new()),
         Engine::Redis(dsn) => Arc::new(RedisStore::open(dsn, cleanup_age).map_err(|e| fatal(e.to_string()))?),
-        Engine::Gdbm(p) => {
-            return Err(fatal(format!(
-                "{}: the gdbm engine is not available in this build; supported engines: file, memory, redis",
-                p.display()
-            )));
-        }
+        Engine::Gdbm(p) => Arc::new(GdbmStore::open(p).map_err(|e| {
+            fatal(format!(
+                "{e}; is another pyzord serving it? (gdbm allows one writer)"
+            ))
+        })?),
     })
 }
 

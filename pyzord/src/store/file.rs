@@ -23,7 +23,9 @@ use redb::{
     TypeName, Value,
 };
 
-use super::{Completion, Record, RecordMap, Store, StoreError, StoreOp, apply_to, has_updates};
+use super::{
+    Bulk, Completion, Record, RecordMap, Store, StoreError, StoreOp, apply_to, has_updates,
+};
 
 /// Digest → record (six little-endian i64, see [`Record::to_bytes`]).
 const DIGESTS: TableDefinition<DigestKey, [u8; 48]> = TableDefinition::new("digests_v1");
@@ -189,27 +191,29 @@ impl FileStore {
         }
         Ok(out)
     }
+}
 
-    /// Number of records.
-    pub fn count(&self) -> Result<u64, StoreError> {
+impl Bulk for FileStore {
+    fn count(&self) -> Result<u64, StoreError> {
         let txn = self.db.begin_read().map_err(db_err)?;
         let table = txn.open_table(DIGESTS).map_err(db_err)?;
         table.len().map_err(db_err)
     }
 
-    /// Every record (for statistics and migration).
-    pub fn for_each(&self, mut f: impl FnMut(Digest, Record)) -> Result<(), StoreError> {
+    fn scan(
+        &self,
+        f: &mut dyn FnMut(Result<(Digest, Record), StoreError>),
+    ) -> Result<(), StoreError> {
         let txn = self.db.begin_read().map_err(db_err)?;
         let table = txn.open_table(DIGESTS).map_err(db_err)?;
         for item in table.iter().map_err(db_err)? {
             let (k, v) = item.map_err(db_err)?;
-            f(Digest(k.value()), Record::from_bytes(&v.value()));
+            f(Ok((Digest(k.value()), Record::from_bytes(&v.value()))));
         }
         Ok(())
     }
 
-    /// Writes records as they are (migration), in one transaction.
-    pub fn put_all(&self, records: &[(Digest, Record)]) -> Result<(), StoreError> {
+    fn put_all(&self, records: &[(Digest, Record)]) -> Result<(), StoreError> {
         let txn = self.db.begin_write().map_err(db_err)?;
         {
             let mut table = txn.open_table(DIGESTS).map_err(db_err)?;

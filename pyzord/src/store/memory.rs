@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use pyzor_core::Digest;
 
-use super::{Record, RecordMap, Store, StoreError, StoreOp, apply_to};
+use super::{Bulk, Record, RecordMap, Store, StoreError, StoreOp, apply_to};
 
 const SHARDS: usize = 64;
 
@@ -87,6 +87,37 @@ impl MemoryStore {
     /// `true` if there are none.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+impl Bulk for MemoryStore {
+    fn count(&self) -> Result<u64, StoreError> {
+        Ok(self.len() as u64)
+    }
+
+    fn scan(
+        &self,
+        f: &mut dyn FnMut(Result<(Digest, Record), StoreError>),
+    ) -> Result<(), StoreError> {
+        for shard in &self.shards {
+            let records: Vec<(Digest, Record)> = shard
+                .lock()
+                .map_err(poisoned)?
+                .iter()
+                .map(|(d, r)| (*d, *r))
+                .collect();
+            for r in records {
+                f(Ok(r));
+            }
+        }
+        Ok(())
+    }
+
+    fn put_all(&self, records: &[(Digest, Record)]) -> Result<(), StoreError> {
+        for (d, r) in records {
+            self.shard(d).lock().map_err(poisoned)?.insert(*d, *r);
+        }
+        Ok(())
     }
 }
 

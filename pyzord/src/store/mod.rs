@@ -4,6 +4,7 @@
 use pyzor_core::{Counts, Digest, InfoTimes};
 
 pub mod file;
+pub mod gdbm;
 pub mod memory;
 pub mod redis;
 
@@ -199,6 +200,24 @@ pub trait Store: Send + Sync {
 
     /// A short description for the logs.
     fn describe(&self) -> String;
+}
+
+/// Whole-database access, for migration and statistics.
+pub trait Bulk {
+    /// Number of records (for a progress bar: may count invalid ones too).
+    fn count(&self) -> Result<u64, StoreError>;
+
+    /// Calls `f` with every record; a record that cannot be read comes as
+    /// an error naming its key ([`StoreError::Corrupt`]) and the scan goes
+    /// on. An error returned stops the scan (the database failed).
+    fn scan(
+        &self,
+        f: &mut dyn FnMut(Result<(Digest, Record), StoreError>),
+    ) -> Result<(), StoreError>;
+
+    /// Writes records as they are (replacing any with the same digest),
+    /// durably.
+    fn put_all(&self, records: &[(Digest, Record)]) -> Result<(), StoreError>;
 }
 
 /// A map from digests to records that a batch is applied to (the memory

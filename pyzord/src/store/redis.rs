@@ -20,7 +20,7 @@ use std::time::Duration;
 use pyzor_core::Digest;
 use redis::{ConnectionAddr, IntoConnectionInfo, Value};
 
-use super::{Record, Store, StoreError, StoreOp, Update};
+use super::{Bulk, Record, Store, StoreError, StoreOp, Update};
 
 /// The key prefix of the reference's redis engine (version 1 layout).
 pub const NAMESPACE: &str = "pyzord.digest_v1.";
@@ -161,12 +161,9 @@ impl RedisStore {
         }
     }
 
-    /// Every `pyzord.digest_v1.*` record (for statistics and migration).
-    pub fn for_each(
-        &self,
-        mut f: impl FnMut(Result<(Digest, Record), StoreError>),
-    ) -> Result<(), StoreError> {
-        let keys: Vec<String> = self.with_connection(|c| {
+    /// Every key of the `pyzord.digest_v1.` namespace (SCAN).
+    fn keys(&self) -> Result<Vec<String>, StoreError> {
+        self.with_connection(|c| {
             let mut keys = Vec::new();
             let mut cursor: u64 = 0;
             loop {
@@ -183,7 +180,20 @@ impl RedisStore {
                 }
                 cursor = next;
             }
-        })?;
+        })
+    }
+}
+
+impl Bulk for RedisStore {
+    fn count(&self) -> Result<u64, StoreError> {
+        Ok(self.keys()?.len() as u64)
+    }
+
+    fn scan(
+        &self,
+        f: &mut dyn FnMut(Result<(Digest, Record), StoreError>),
+    ) -> Result<(), StoreError> {
+        let keys = self.keys()?;
         for chunk in keys.chunks(500) {
             let values: Vec<Value> = self.with_connection(|c| {
                 let mut p = redis::pipe();
@@ -196,40 +206,50 @@ impl RedisStore {
                 let digest = k
                     .strip_prefix(NAMESPACE)
                     .and_then(|h| Digest::from_hex(h).ok());
-                f(match digest {
-                    Some(d) => decode(k, &v).map(|r| (d, r)),
-                    None => Err(StoreError::Corrupt {
+                match digest {
+                    // expired or deleted since the SCAN
+                    Some(_) if matches!(&v, Value::Array(a) if a.is_empty()) => {}
+                    Some(_) if matches!(&v, Value::Map(m) if m.is_empty()) => {}
+                    Some(d) => f(decode(k, &v).map(|r| (d, r))),
+                    None => f(Err(StoreError::Corrupt {
                         digest: k.clone(),
                         reason: "the key is not a digest".into(),
-                    }),
-                });
+                    })),
+                }
             }
         }
         Ok(())
     }
 
-    /// Writes records as they are (migration), with the TTL.
-    pub fn put_all(&self, records: &[(Digest, Record)]) -> Result<(), StoreError> {
+    /// Writes records as the reference lays them out: a hash per digest
+    /// with the counts and the times that are set (an unset time is an
+    /// absent field), the TTL of the cleanup age.
+    fn put_all(&self, records: &[(Digest, Record)]) -> Result<(), StoreError> {
         self.with_connection(|c| {
             let mut p = redis::pipe();
             p.atomic();
             for (d, r) in records {
                 let k = key(d);
-                p.cmd("HSET")
-                    .arg(&k)
-                    .arg("r_count")
-                    .arg(r.r_count)
-                    .arg("r_entered")
-                    .arg(r.r_entered)
-                    .arg("r_updated")
-                    .arg(r.r_updated)
-                    .arg("wl_count")
-                    .arg(r.wl_count)
-                    .arg("wl_entered")
-                    .arg(r.wl_entered)
-                    .arg("wl_updated")
-                    .arg(r.wl_updated)
-                    .ignore();
+                p.cmd("DEL").arg(&k).ignore();
+                let mut hset = redis::cmd("HSET");
+                hset.arg(&k);
+                let mut fields = 0;
+                for (name, v, always) in [
+                    ("r_count", r.r_count, r.r_count != 0 || r.wl_count == 0),
+                    ("r_entered", r.r_entered, false),
+                    ("r_updated", r.r_updated, false),
+                    ("wl_count", r.wl_count, r.wl_count != 0),
+                    ("wl_entered", r.wl_entered, false),
+                    ("wl_updated", r.wl_updated, false),
+                ] {
+                    if always || v != 0 {
+                        hset.arg(name).arg(v);
+                        fields += 1;
+                    }
+                }
+                if fields > 0 {
+                    p.add_command(hset).ignore();
+                }
                 if self.cleanup_age > 0 {
                     p.cmd("EXPIRE").arg(&k).arg(self.cleanup_age).ignore();
                 }
