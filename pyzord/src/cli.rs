@@ -8,11 +8,12 @@
 //! `--gevent` and `--db-connections` are accepted and have nothing to do.
 
 use std::ffi::OsString;
+use std::io::Write as _;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use pyzor_client::logging::{self, Output};
 use pyzor_core::files::ini::Ini;
 use pyzor_core::files::settings::{ServerSettings, expand_home_file};
@@ -109,6 +110,39 @@ pub struct Args {
     /// print version and exit
     #[arg(short = 'V', long = "version")]
     pub version: bool,
+    /// An operator command instead of serving (pyzor-rs).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Operator commands (pyzor-rs). A database is `ENGINE[:DSN]`:
+/// `gdbm[:FILE]`, `file[:FILE]`, `redis[:HOST,PORT,PASSWORD,DB]`; without
+/// a DSN the homedir's default file or Redis' default DSN.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Copy every record of one database into another (between gdbm, file
+    /// and redis; what pyzor-migrate does). Records that cannot be read
+    /// are reported with their key and skipped.
+    Migrate {
+        /// The source database, ENGINE[:DSN].
+        #[arg(long = "from", value_name = "ENGINE[:DSN]")]
+        from: String,
+        /// The destination database, ENGINE[:DSN] (records with the same
+        /// digest are replaced).
+        #[arg(long = "to", value_name = "ENGINE[:DSN]")]
+        to: String,
+        /// Read every copied record back from the destination and compare.
+        #[arg(long)]
+        verify: bool,
+    },
+    /// Print the number of digests, report and whitelist totals, and
+    /// histograms of counts and ages.
+    Stats {
+        /// The database, ENGINE[:DSN] (default: the one the homedir's
+        /// configuration serves).
+        #[arg(value_name = "ENGINE[:DSN]")]
+        database: Option<String>,
+    },
 }
 
 impl Args {
@@ -370,6 +404,9 @@ pub fn run(argv: Vec<OsString>) -> i32 {
         return 0;
     }
     sys::set_umask_077();
+    if let Some(command) = &args.command {
+        return admin(&args, command);
+    }
     if args.nice != 0 {
         sys::nice(args.nice);
     }
@@ -379,6 +416,54 @@ pub fn run(argv: Vec<OsString>) -> i32 {
             eprintln!("pyzord: {msg}");
             tracing::error!(critical = true, "{msg}");
             code
+        }
+    }
+}
+
+/// `pyzord migrate` and `pyzord stats`.
+fn admin(args: &Args, command: &Command) -> i32 {
+    let mut out = std::io::stdout().lock();
+    let mut err = std::io::stderr().lock();
+    let setup = match resolve(args) {
+        Ok(s) => s,
+        Err(Fatal(msg, code)) => {
+            let _ = writeln!(err, "pyzord: {msg}");
+            return code;
+        }
+    };
+    let parse = |s: &str| crate::admin::DbSpec::parse(s, &setup.homedir);
+    match command {
+        Command::Migrate { from, to, verify } => match (parse(from), parse(to)) {
+            (Ok(f), Ok(t)) => crate::admin::run_migrate(
+                &f,
+                &t,
+                *verify,
+                setup.settings.cleanup_age,
+                &mut out,
+                &mut err,
+            ),
+            (Err(e), _) | (_, Err(e)) => {
+                let _ = writeln!(err, "pyzord migrate: {e}");
+                2
+            }
+        },
+        Command::Stats { database } => {
+            let spec = match database {
+                Some(d) => parse(d),
+                None => match &setup.engine {
+                    Engine::File(p) => Ok(crate::admin::DbSpec::File(p.clone())),
+                    Engine::Gdbm(p) => Ok(crate::admin::DbSpec::Gdbm(p.clone())),
+                    Engine::Redis(d) => Ok(crate::admin::DbSpec::Redis(d.clone())),
+                    Engine::Memory => Err("the memory engine keeps nothing to look at".to_owned()),
+                },
+            };
+            match spec {
+                Ok(s) => crate::admin::run_stats(&s, &mut out, &mut err),
+                Err(e) => {
+                    let _ = writeln!(err, "pyzord stats: {e}");
+                    2
+                }
+            }
         }
     }
 }

@@ -6,11 +6,14 @@
 //!
 //! * [`handler`] — the sans-io request handler.
 //! * [`store`] — the [`store::Store`] trait and its backends: `memory`,
-//!   `file` (redb, durable, group commit; the default) and `redis`.
+//!   `file` (redb, durable, group commit; the default), `gdbm` (pyzord
+//!   1.1.2's database, in place) and `redis`.
+//! * [`admin`] — `pyzord migrate` and `pyzord stats`.
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod admin;
 pub mod auth_files;
 pub mod cli;
 pub mod handler;

@@ -223,8 +223,13 @@ impl Bulk for RedisStore {
 
     /// Writes records as the reference lays them out: a hash per digest
     /// with the counts and the times that are set (an unset time is an
-    /// absent field), the TTL of the cleanup age.
+    /// absent field), and as TTL what is left of the cleanup age since the
+    /// record's last update.
     fn put_all(&self, records: &[(Digest, Record)]) -> Result<(), StoreError> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
         self.with_connection(|c| {
             let mut p = redis::pipe();
             p.atomic();
@@ -250,8 +255,10 @@ impl Bulk for RedisStore {
                 if fields > 0 {
                     p.add_command(hset).ignore();
                 }
-                if self.cleanup_age > 0 {
-                    p.cmd("EXPIRE").arg(&k).arg(self.cleanup_age).ignore();
+                if self.cleanup_age > 0 && fields > 0 {
+                    // what is left of the record's life (at least a minute)
+                    let left = self.cleanup_age - (now - r.last_update()).max(0);
+                    p.cmd("EXPIRE").arg(&k).arg(left.max(60)).ignore();
                 }
             }
             p.query::<()>(c)

@@ -1,0 +1,502 @@
+//! Operator commands on a digest database: `pyzord migrate` (what the
+//! reference's `pyzor-migrate` does, between gdbm, file and redis) and
+//! `pyzord stats`.
+//!
+//! A database is named `ENGINE[:DSN]`: `gdbm:/var/lib/pyzor/pyzord.db`,
+//! `file:pyzord.redb`, `redis:127.0.0.1,6379,,0`; without a DSN, gdbm and
+//! file use their default file in the homedir and redis its default DSN.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use pyzor_core::Digest;
+
+use crate::store::file::FileStore;
+use crate::store::gdbm::GdbmStore;
+use crate::store::redis::RedisStore;
+use crate::store::{Bulk, Record, Store, StoreError, StoreOp};
+
+/// A store that can also be read and written as a whole.
+pub trait Database: Store + Bulk {}
+
+impl<T: Store + Bulk> Database for T {}
+
+/// A database named on the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DbSpec {
+    /// A gdbm file.
+    Gdbm(PathBuf),
+    /// A file-store (redb) file.
+    File(PathBuf),
+    /// A Redis DSN (`host,port,password,db`).
+    Redis(String),
+}
+
+impl DbSpec {
+    /// Parses `ENGINE[:DSN]`; relative file names are taken against
+    /// `homedir` when the DSN is omitted, against the current directory
+    /// otherwise.
+    pub fn parse(s: &str, homedir: &Path) -> Result<DbSpec, String> {
+        let (engine, dsn) = match s.split_once(':') {
+            Some((e, d)) => (e, Some(d)),
+            None => (s, None),
+        };
+        let file = |default: &str| match dsn {
+            Some(d) if !d.is_empty() => PathBuf::from(d),
+            _ => homedir.join(default),
+        };
+        match engine {
+            "gdbm" => Ok(DbSpec::Gdbm(file("pyzord.db"))),
+            "file" => Ok(DbSpec::File(file("pyzord.redb"))),
+            "redis" => Ok(DbSpec::Redis(
+                dsn.filter(|d| !d.is_empty())
+                    .unwrap_or("localhost,6379,,0")
+                    .to_owned(),
+            )),
+            other => Err(format!(
+                "unknown database {other:?}: use gdbm[:FILE], file[:FILE] or redis[:HOST,PORT,PASSWORD,DB]"
+            )),
+        }
+    }
+
+    /// Opens it: for reading only where the engine allows (`writable` =
+    /// false), else for reading and writing. Redis keys get `cleanup_age`
+    /// as their TTL.
+    pub fn open(&self, writable: bool, cleanup_age: i64) -> Result<Box<dyn Database>, String> {
+        let busy = "; is a pyzord serving it? stop it first";
+        Ok(match self {
+            DbSpec::Gdbm(p) => {
+                if !writable && !p.exists() {
+                    return Err(format!("{}: no such file", p.display()));
+                }
+                let s = if writable {
+                    GdbmStore::open(p)
+                } else {
+                    GdbmStore::open_read_only(p)
+                };
+                Box::new(s.map_err(|e| format!("{e}{busy}"))?)
+            }
+            DbSpec::File(p) => {
+                if !writable && !p.exists() {
+                    return Err(format!("{}: no such file", p.display()));
+                }
+                Box::new(FileStore::open(p).map_err(|e| format!("{e}{busy}"))?)
+            }
+            DbSpec::Redis(dsn) => {
+                Box::new(RedisStore::open(dsn, cleanup_age).map_err(|e| e.to_string())?)
+            }
+        })
+    }
+}
+
+impl std::fmt::Display for DbSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DbSpec::Gdbm(p) => write!(f, "gdbm:{}", p.display()),
+            DbSpec::File(p) => write!(f, "file:{}", p.display()),
+            DbSpec::Redis(d) => write!(f, "redis:{d}"),
+        }
+    }
+}
+
+/// What a migration did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct MigrationReport {
+    /// Records written to the destination.
+    pub copied: u64,
+    /// Records of the source that could not be read (reported and left out).
+    pub skipped: u64,
+    /// With verification: records read back from the destination.
+    pub verified: u64,
+    /// With verification: records that differ (digest and why).
+    pub mismatches: Vec<String>,
+}
+
+const CHUNK: usize = 1000;
+
+fn bar(total: u64, what: &str) -> ProgressBar {
+    // Drawn only when stderr is a terminal.
+    let pb = ProgressBar::new(total);
+    if let Ok(style) = ProgressStyle::with_template(
+        "{msg} [{elapsed_precise}] {wide_bar} {pos}/{len} ({per_sec}, {eta} left)",
+    ) {
+        pb.set_style(style);
+    }
+    pb.set_message(what.to_owned());
+    pb
+}
+
+/// Copies every record of `from` into `to` (replacing records with the
+/// same digest), reporting invalid source records on `log` with their key
+/// and leaving them out; with `verify`, reads every copied record back
+/// and compares.
+pub fn migrate(
+    from: &dyn Database,
+    to: &dyn Database,
+    verify: bool,
+    log: &mut dyn Write,
+) -> Result<MigrationReport, StoreError> {
+    let mut report = MigrationReport::default();
+    let total = from.count()?;
+    let pb = bar(total, "copying");
+    let mut chunk: Vec<(Digest, Record)> = Vec::with_capacity(CHUNK);
+    let mut failure: Option<StoreError> = None;
+    from.scan(&mut |item| {
+        if failure.is_some() {
+            return;
+        }
+        pb.inc(1);
+        match item {
+            Ok(r) => {
+                chunk.push(r);
+                if chunk.len() == CHUNK {
+                    match to.put_all(&chunk) {
+                        Ok(()) => report.copied += chunk.len() as u64,
+                        Err(e) => failure = Some(e),
+                    }
+                    chunk.clear();
+                }
+            }
+            Err(e) => {
+                report.skipped += 1;
+                let line = format!("skipped {e}");
+                pb.suspend(|| {
+                    let _ = writeln!(log, "{line}");
+                });
+            }
+        }
+    })?;
+    if let Some(e) = failure {
+        pb.abandon();
+        return Err(e);
+    }
+    if !chunk.is_empty() {
+        to.put_all(&chunk)?;
+        report.copied += chunk.len() as u64;
+    }
+    pb.finish_and_clear();
+    if verify {
+        let pb = bar(report.copied, "verifying");
+        let mut pending: Vec<(Digest, Record)> = Vec::with_capacity(CHUNK);
+        let check = |pending: &mut Vec<(Digest, Record)>,
+                     report: &mut MigrationReport|
+         -> Result<(), StoreError> {
+            let ops: Vec<StoreOp> = pending.iter().map(|(d, _)| StoreOp::Get(*d)).collect();
+            let got = to.apply(&ops, 0)?;
+            for ((d, want), got) in pending.iter().zip(got) {
+                report.verified += 1;
+                if got != *want {
+                    report
+                        .mismatches
+                        .push(format!("{d}: source {want:?}, destination {got:?}"));
+                }
+            }
+            pb.inc(pending.len() as u64);
+            pending.clear();
+            Ok(())
+        };
+        let mut failure = None;
+        from.scan(&mut |item| {
+            if failure.is_some() {
+                return;
+            }
+            if let Ok(r) = item {
+                pending.push(r);
+                if pending.len() == CHUNK
+                    && let Err(e) = check(&mut pending, &mut report)
+                {
+                    failure = Some(e);
+                }
+            }
+        })?;
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        if !pending.is_empty() {
+            check(&mut pending, &mut report)?;
+        }
+        pb.finish_and_clear();
+    }
+    Ok(report)
+}
+
+/// Counts, totals and histograms of a database.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Statistics {
+    /// Records.
+    pub digests: u64,
+    /// Records that cannot be read.
+    pub invalid: u64,
+    /// Sum of the report counts.
+    pub reports: u128,
+    /// Sum of the whitelist counts.
+    pub whitelists: u128,
+    /// Records with at least one report.
+    pub reported: u64,
+    /// Records with at least one whitelist.
+    pub whitelisted: u64,
+    /// Records by report count: 0, 1, 2–3, 4–7, … (powers of two).
+    pub count_histogram: Vec<u64>,
+    /// Records by age of the last update, in [`AGE_BUCKETS`].
+    pub age_histogram: Vec<u64>,
+}
+
+/// The age buckets of [`Statistics::age_histogram`]: (upper bound in
+/// seconds, label); the last takes everything older.
+pub const AGE_BUCKETS: [(i64, &str); 8] = [
+    (3600, "< 1 hour"),
+    (86_400, "< 1 day"),
+    (7 * 86_400, "< 1 week"),
+    (30 * 86_400, "< 30 days"),
+    (90 * 86_400, "< 90 days"),
+    (120 * 86_400, "< 120 days"),
+    (365 * 86_400, "< 1 year"),
+    (i64::MAX, ">= 1 year"),
+];
+
+fn count_bucket(n: i64) -> usize {
+    if n <= 0 {
+        0
+    } else {
+        64 - (n as u64).leading_zeros() as usize
+    }
+}
+
+fn count_label(i: usize) -> String {
+    match i {
+        0 => "0".into(),
+        1 => "1".into(),
+        _ => {
+            let lo = 1u128 << (i - 1);
+            format!("{lo}-{}", (lo << 1) - 1)
+        }
+    }
+}
+
+/// Gathers [`Statistics`] at time `now` (Unix seconds).
+pub fn statistics(db: &dyn Bulk, now: i64) -> Result<Statistics, StoreError> {
+    let mut s = Statistics {
+        age_histogram: vec![0; AGE_BUCKETS.len()],
+        ..Statistics::default()
+    };
+    db.scan(&mut |item| match item {
+        Ok((_, r)) => {
+            s.digests += 1;
+            s.reports += r.r_count.max(0) as u128;
+            s.whitelists += r.wl_count.max(0) as u128;
+            s.reported += u64::from(r.r_count > 0);
+            s.whitelisted += u64::from(r.wl_count > 0);
+            let b = count_bucket(r.r_count);
+            if s.count_histogram.len() <= b {
+                s.count_histogram.resize(b + 1, 0);
+            }
+            s.count_histogram[b] += 1;
+            let age = now.saturating_sub(r.last_update()).max(0);
+            let i = AGE_BUCKETS
+                .iter()
+                .position(|(limit, _)| age < *limit)
+                .unwrap_or(AGE_BUCKETS.len() - 1);
+            s.age_histogram[i] += 1;
+        }
+        Err(_) => s.invalid += 1,
+    })?;
+    Ok(s)
+}
+
+fn histogram(out: &mut dyn Write, rows: &[(String, u64)]) -> std::io::Result<()> {
+    let max = rows.iter().map(|r| r.1).max().unwrap_or(0).max(1);
+    let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
+    for (label, n) in rows {
+        let bar = "#".repeat(((*n as f64 / max as f64) * 40.0).ceil() as usize);
+        writeln!(out, "  {label:>width$}  {n:>12}  {bar}")?;
+    }
+    Ok(())
+}
+
+/// Prints [`Statistics`] for people.
+pub fn print_statistics(
+    out: &mut dyn Write,
+    what: &str,
+    s: &Statistics,
+    elapsed: std::time::Duration,
+) -> std::io::Result<()> {
+    writeln!(out, "database:     {what}")?;
+    writeln!(out, "digests:      {}", s.digests)?;
+    if s.invalid > 0 {
+        writeln!(
+            out,
+            "invalid:      {} (records that cannot be read)",
+            s.invalid
+        )?;
+    }
+    writeln!(
+        out,
+        "reports:      {} in total, on {} digests",
+        s.reports, s.reported
+    )?;
+    writeln!(
+        out,
+        "whitelists:   {} in total, on {} digests",
+        s.whitelists, s.whitelisted
+    )?;
+    writeln!(out, "digests by report count:")?;
+    let rows: Vec<(String, u64)> = s
+        .count_histogram
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (count_label(i), *n))
+        .collect();
+    histogram(out, &rows)?;
+    writeln!(out, "digests by age of the last report or whitelist:")?;
+    let rows: Vec<(String, u64)> = AGE_BUCKETS
+        .iter()
+        .zip(&s.age_histogram)
+        .map(|((_, label), n)| ((*label).to_owned(), *n))
+        .collect();
+    histogram(out, &rows)?;
+    writeln!(out, "(read in {:.1} s)", elapsed.as_secs_f64())
+}
+
+/// Runs `pyzord migrate`; returns the exit status.
+pub fn run_migrate(
+    from: &DbSpec,
+    to: &DbSpec,
+    verify: bool,
+    cleanup_age: i64,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    if from == to {
+        let _ = writeln!(
+            err,
+            "pyzord migrate: {from} is both the source and the destination"
+        );
+        return 2;
+    }
+    let opened = from
+        .open(false, cleanup_age)
+        .and_then(|f| to.open(true, cleanup_age).map(|t| (f, t)));
+    let (source, dest) = match opened {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = writeln!(err, "pyzord migrate: {e}");
+            return 1;
+        }
+    };
+    let start = Instant::now();
+    match migrate(&*source, &*dest, verify, err) {
+        Ok(r) => {
+            let _ = writeln!(
+                out,
+                "{from} -> {to}: {} records copied, {} skipped, in {:.1} s",
+                r.copied,
+                r.skipped,
+                start.elapsed().as_secs_f64()
+            );
+            if verify {
+                let _ = writeln!(
+                    out,
+                    "verified {} records: {} differ",
+                    r.verified,
+                    r.mismatches.len()
+                );
+                for m in r.mismatches.iter().take(20) {
+                    let _ = writeln!(err, "differs: {m}");
+                }
+                if !r.mismatches.is_empty() {
+                    return 1;
+                }
+            }
+            let _ = dest.flush();
+            0
+        }
+        Err(e) => {
+            let _ = writeln!(err, "pyzord migrate: {e}");
+            1
+        }
+    }
+}
+
+/// Runs `pyzord stats`; returns the exit status.
+pub fn run_stats(db: &DbSpec, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let store = match db.open(false, 0) {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = writeln!(err, "pyzord stats: {e}");
+            return 1;
+        }
+    };
+    let start = Instant::now();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    match statistics(&*store, now) {
+        Ok(s) => {
+            let _ = print_statistics(out, &db.to_string(), &s, start.elapsed());
+            0
+        }
+        Err(e) => {
+            let _ = writeln!(err, "pyzord stats: {e}");
+            1
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Update;
+    use crate::store::memory::MemoryStore;
+
+    #[test]
+    fn specs() {
+        let home = Path::new("/home/p");
+        assert_eq!(
+            DbSpec::parse("gdbm", home).unwrap(),
+            DbSpec::Gdbm("/home/p/pyzord.db".into())
+        );
+        assert_eq!(
+            DbSpec::parse("file:/x/y.redb", home).unwrap(),
+            DbSpec::File("/x/y.redb".into())
+        );
+        assert_eq!(
+            DbSpec::parse("redis", home).unwrap(),
+            DbSpec::Redis("localhost,6379,,0".into())
+        );
+        assert_eq!(
+            DbSpec::parse("redis:10.0.0.1,6380,pw,2", home).unwrap(),
+            DbSpec::Redis("10.0.0.1,6380,pw,2".into())
+        );
+        assert!(DbSpec::parse("mysql:x", home).is_err());
+    }
+
+    #[test]
+    fn histograms() {
+        let m = MemoryStore::new();
+        let now = 1_000_000_000;
+        let d = |b: u8| Digest([b; 20]);
+        m.apply(
+            &[
+                StoreOp::Update(Update::Report, vec![d(1)]),
+                StoreOp::Update(Update::Report, vec![d(2), d(2), d(2)]),
+                StoreOp::Update(Update::Whitelist, vec![d(3)]),
+            ],
+            now - 7200,
+        )
+        .unwrap();
+        let s = statistics(&m, now).unwrap();
+        assert_eq!((s.digests, s.reports, s.whitelists), (3, 4, 1));
+        assert_eq!((s.reported, s.whitelisted), (2, 1));
+        assert_eq!(s.count_histogram, vec![1, 1, 1]);
+        assert_eq!(s.age_histogram[1], 3);
+        let mut out = Vec::new();
+        print_statistics(&mut out, "memory", &s, std::time::Duration::ZERO).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("digests:      3\n"), "{text}");
+        assert!(text.contains("2-3"), "{text}");
+        assert_eq!(count_label(4), "8-15");
+    }
+}
