@@ -41,7 +41,7 @@ fn bob(port: u16) -> Client {
         .with_timeout(Duration::from_secs(3))
 }
 
-/// Digest i has (i % 4 + 1) reports, and one whitelist when i % 5 == 0.
+/// Digest i has (i % 4 + 1) reports, and one whitelist when i.is_multiple_of(5).
 fn populate(port: u16) {
     let s = ServerAddr::new("127.0.0.1", port);
     let mut jobs = Vec::new();
@@ -52,7 +52,7 @@ fn populate(port: u16) {
             Op::Report,
             vec![d; (i % 4 + 1) as usize],
         ));
-        if i % 5 == 0 {
+        if i.is_multiple_of(5) {
             jobs.push(Job::new(s.clone(), Op::Whitelist, vec![d]));
         }
     }
@@ -72,7 +72,7 @@ fn assert_served(port: u16) {
         let i = i as u32;
         let c = r.counts.unwrap();
         assert_eq!(c.count, i64::from(i % 4 + 1), "digest {i}");
-        assert_eq!(c.wl_count, i64::from(i % 5 == 0), "digest {i}");
+        assert_eq!(c.wl_count, i64::from(i.is_multiple_of(5)), "digest {i}");
     }
 }
 
