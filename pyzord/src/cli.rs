@@ -18,6 +18,7 @@ use pyzor_client::logging::{self, Output};
 use pyzor_core::files::ini::Ini;
 use pyzor_core::files::settings::{ServerSettings, expand_home_file};
 
+use crate::forward::{self, ForwardConfig, Forwarder};
 use crate::handler::{Hooks, NoHooks};
 use crate::server::{Options, Server};
 use crate::stats::Stats;
@@ -476,12 +477,29 @@ fn serve(args: &Args) -> Result<(), Fatal> {
     setup_logging(&setup.settings, args.debug)?;
     let store = open_store(&setup.engine, setup.settings.cleanup_age)?;
     let stats = Arc::new(Stats::new());
-    let hooks: Arc<dyn Hooks + Send + Sync> = Arc::new(NoHooks);
-    if setup.settings.forward_client_homedir.is_some() {
-        return Err(fatal(
-            "forwarding (--forward-client-homedir) is not available in this build",
-        ));
-    }
+    let forwarder = match &setup.settings.forward_client_homedir {
+        Some(dir) => {
+            let config = ForwardConfig::load(dir).map_err(fatal)?;
+            tracing::info!(
+                "Forwarding reports and whitelists to {}",
+                config
+                    .servers
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            Some(Arc::new(
+                Forwarder::start(config, Arc::clone(&stats), forward::QUEUE)
+                    .map_err(|e| fatal(format!("cannot start the forwarder: {e}")))?,
+            ))
+        }
+        None => None,
+    };
+    let hooks: Arc<dyn Hooks + Send + Sync> = match &forwarder {
+        Some(f) => Arc::clone(f) as Arc<dyn Hooks + Send + Sync>,
+        None => Arc::new(NoHooks),
+    };
     let opts = Options {
         address: setup.address,
         workers: setup.workers,
@@ -505,6 +523,10 @@ fn serve(args: &Args) -> Result<(), Fatal> {
     );
     let result = server.run();
     signals.close();
+    if let Some(f) = &forwarder {
+        // sends what is still queued
+        f.shutdown();
+    }
     tracing::info!("Server shutdown.");
     if args.detach.is_some()
         && let Some(p) = &setup.settings.pid_file

@@ -16,6 +16,7 @@
 pub mod admin;
 pub mod auth_files;
 pub mod cli;
+pub mod forward;
 pub mod handler;
 pub mod net;
 pub mod server;

@@ -92,6 +92,10 @@ pub struct Stats {
     pub forward_dropped: AtomicU64,
     /// Digests waiting in the forwarding queue.
     pub forward_queued: AtomicU64,
+    /// Forwarded digests the upstream servers acknowledged.
+    pub forward_sent: AtomicU64,
+    /// Forwarded digests whose request failed (timeout, error reply).
+    pub forward_failed: AtomicU64,
 }
 
 impl Default for Stats {
@@ -119,6 +123,8 @@ impl Stats {
             store_latency: Histogram::new(&LATENCY_BUCKETS),
             forward_dropped: AtomicU64::new(0),
             forward_queued: AtomicU64::new(0),
+            forward_sent: AtomicU64::new(0),
+            forward_failed: AtomicU64::new(0),
         }
     }
 
