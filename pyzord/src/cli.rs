@@ -108,6 +108,10 @@ pub struct Args {
     /// number of worker threads (pyzor-rs; default: one per core)
     #[arg(long = "workers")]
     pub workers: Option<usize>,
+    /// serve Prometheus metrics over HTTP at ADDR (pyzor-rs; a bare port
+    /// listens on 127.0.0.1; off by default)
+    #[arg(long = "metrics", value_name = "ADDR")]
+    pub metrics: Option<String>,
     /// print version and exit
     #[arg(short = 'V', long = "version")]
     pub version: bool,
@@ -477,6 +481,16 @@ fn serve(args: &Args) -> Result<(), Fatal> {
     setup_logging(&setup.settings, args.debug)?;
     let store = open_store(&setup.engine, setup.settings.cleanup_age)?;
     let stats = Arc::new(Stats::new());
+    let _metrics = match &args.metrics {
+        Some(a) => {
+            let addr = crate::metrics::parse_addr(a).map_err(fatal)?;
+            let m = crate::metrics::MetricsServer::start(addr, Arc::clone(&stats))
+                .map_err(|e| fatal(format!("cannot serve metrics on {addr}: {e}")))?;
+            tracing::info!("Serving metrics on http://{}/metrics", m.local_addr());
+            Some(m)
+        }
+        None => None,
+    };
     let forwarder = match &setup.settings.forward_client_homedir {
         Some(dir) => {
             let config = ForwardConfig::load(dir).map_err(fatal)?;

@@ -18,6 +18,7 @@ pub mod auth_files;
 pub mod cli;
 pub mod forward;
 pub mod handler;
+pub mod metrics;
 pub mod net;
 pub mod server;
 pub mod stats;
