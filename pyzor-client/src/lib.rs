@@ -33,6 +33,7 @@ pub mod cli;
 mod client;
 mod error;
 pub mod logging;
+pub mod sd_notify;
 
 pub use client::{Client, DEFAULT_TIMEOUT, Info, Job};
 pub use error::ClientError;

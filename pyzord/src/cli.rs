@@ -535,7 +535,10 @@ fn serve(args: &Args) -> Result<(), Fatal> {
         store.describe(),
         setup.workers
     );
+    // systemd (Type=notify): the socket is bound, the store open
+    let _ = pyzor_client::sd_notify::notify("READY=1");
     let result = server.run();
+    let _ = pyzor_client::sd_notify::notify("STOPPING=1");
     signals.close();
     if let Some(f) = &forwarder {
         // sends what is still queued

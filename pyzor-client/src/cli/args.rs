@@ -7,7 +7,8 @@ use clap::Parser;
 
 /// Read data from stdin and execute the requested command (one of 'check',
 /// 'report', 'ping', 'pong', 'digest', 'predigest', 'genkey',
-/// 'local_whitelist', 'local_unwhitelist', 'info', 'whitelist').
+/// 'local_whitelist', 'local_unwhitelist', 'info', 'whitelist'; and, in
+/// pyzor-rs, 'serve': check messages sent over TCP, for rspamd).
 #[derive(Debug, Parser)]
 #[command(name = "pyzor", disable_version_flag = true, about, long_about = None)]
 pub struct Args {
@@ -81,6 +82,23 @@ pub struct Args {
     /// reference never retries)
     #[arg(long = "retries", value_name = "N", default_value_t = 0)]
     pub retries: u32,
+
+    /// with the `serve` command: where to listen for rspamd-style TCP
+    /// check requests (pyzor-rs)
+    #[arg(long = "listen", value_name = "ADDR", default_value = "127.0.0.1:5953")]
+    pub listen: String,
+
+    /// with `serve`: connections served at once (pyzor-rs)
+    #[arg(long = "max-connections", value_name = "N", default_value_t = 64)]
+    pub max_connections: usize,
+
+    /// with `serve`: largest message accepted, in bytes (pyzor-rs)
+    #[arg(long = "max-message-size", value_name = "BYTES", default_value_t = 64 << 20)]
+    pub max_message_size: usize,
+
+    /// with `serve`: seconds a peer has to send its message (pyzor-rs)
+    #[arg(long = "read-timeout", value_name = "SECS", default_value_t = 30)]
+    pub read_timeout: u64,
 
     /// print version and exit
     #[arg(short = 'V', long = "version")]

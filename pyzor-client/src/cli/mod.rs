@@ -13,6 +13,7 @@
 mod args;
 mod commands;
 pub mod input;
+pub mod serve;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -111,7 +112,32 @@ pub fn run(
         let _ = write!(out, "{}", Args::command().render_help());
         return 0;
     }
+    let serving = args.commands.iter().any(|c| c == "serve");
+    if serving && args.commands.len() > 1 {
+        let _ = writeln!(err, "pyzor: serve cannot be combined with other commands");
+        return EXIT_USAGE;
+    }
+    let listen = if serving {
+        match serve::parse_listen(&args.listen) {
+            Ok(a) => Some(a),
+            Err(Fatal(msg, code)) => {
+                let _ = writeln!(err, "pyzor: {msg}");
+                return code;
+            }
+        }
+    } else {
+        None
+    };
     match prepare(&args, stdin, out, err) {
+        Ok(ctx) if serving => serve::run(
+            ctx,
+            serve::ServeOptions {
+                listen: listen.unwrap_or_else(|| ([127, 0, 0, 1], 5953).into()),
+                max_connections: args.max_connections.clamp(1, 1024),
+                max_message_size: args.max_message_size,
+                read_timeout: Duration::from_secs(args.read_timeout.max(1)),
+            },
+        ),
         Ok(mut ctx) => commands::run_all(&args.commands, &mut ctx),
         Err(Fatal(msg, code)) => {
             let _ = writeln!(err, "pyzor: {msg}");
