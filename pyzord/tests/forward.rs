@@ -6,26 +6,11 @@ mod common;
 
 use std::time::Duration;
 
-use pyzor_client::Client;
-use pyzor_core::files::accounts::Accounts;
-use pyzor_core::{Account, Digest, ServerAddr};
+use pyzor_core::{Digest, ServerAddr};
 use pyzor_testkit::{RefEngine, RefPyzord, fixtures, wait_until};
 
 fn digest(b: u8) -> Digest {
     Digest([b; 20])
-}
-
-fn bob_at(port: u16) -> Accounts {
-    let mut accounts = Accounts::empty();
-    accounts.insert(
-        ServerAddr::new("127.0.0.1", port),
-        Account {
-            user: "bob".into(),
-            salt: fixtures::BOB.0.into(),
-            key: fixtures::BOB.1.into(),
-        },
-    );
-    accounts
 }
 
 #[test]
@@ -56,9 +41,7 @@ fn reports_and_whitelists_reach_the_upstream_server() {
         &["-e", "memory", "--forward-client-homedir", &fwd_arg],
     );
     let here = ServerAddr::new("127.0.0.1", ours.port);
-    let client = Client::new()
-        .with_accounts(bob_at(ours.port))
-        .with_timeout(Duration::from_secs(3));
+    let client = common::bob_client(ours.port);
     client
         .report(&[digest(1), digest(1), digest(2)], &here)
         .unwrap();
@@ -66,9 +49,7 @@ fn reports_and_whitelists_reach_the_upstream_server() {
     // a check is not forwarded
     client.check(digest(4), &here).unwrap();
 
-    let upstream_client = Client::new()
-        .with_accounts(bob_at(upstream.port))
-        .with_timeout(Duration::from_secs(3));
+    let upstream_client = common::bob_client(upstream.port);
     let counts = |d| upstream_client.check(d, &up).unwrap();
     assert!(
         wait_until(Duration::from_secs(10), || counts(digest(1)).count == 2),

@@ -9,10 +9,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use pyzor_client::Client;
-use pyzor_core::files::accounts::Accounts;
-use pyzor_core::{Account, Digest, ServerAddr};
-use pyzor_testkit::{RefEngine, RefPyzord, fixtures, wait_until};
+use pyzor_core::{Digest, ServerAddr};
+use pyzor_testkit::{RefEngine, RefPyzord, wait_until};
 
 fn digest(b: u8) -> Digest {
     Digest([b; 20])
@@ -20,39 +18,6 @@ fn digest(b: u8) -> Digest {
 
 fn server(port: u16) -> ServerAddr {
     ServerAddr::new("127.0.0.1", port)
-}
-
-/// A client signing as bob (allowed to whitelist by the fixture ACL).
-fn bob(port: u16) -> Client {
-    let mut accounts = Accounts::empty();
-    accounts.insert(
-        server(port),
-        Account {
-            user: "bob".into(),
-            salt: fixtures::BOB.0.into(),
-            key: fixtures::BOB.1.into(),
-        },
-    );
-    Client::new()
-        .with_accounts(accounts)
-        .with_timeout(Duration::from_secs(3))
-}
-
-/// Stops the reference gracefully (it writes the database out on exit;
-/// a kill -9 would lose up to a minute of its writes).
-fn stop_reference(r: RefPyzord) -> tempfile::TempDir {
-    let RefPyzord {
-        mut guard, homedir, ..
-    } = r;
-    Command::new("kill")
-        .args(["-TERM", &guard.pid().to_string()])
-        .status()
-        .unwrap();
-    assert!(wait_until(Duration::from_secs(10), || matches!(
-        guard.child.try_wait(),
-        Ok(Some(_))
-    )));
-    homedir
 }
 
 fn stored_value(db: &Path, d: Digest) -> String {
@@ -66,7 +31,7 @@ fn a_python_pyzord_database_is_served_in_place_and_back() {
     let Some(reference) = RefPyzord::start(RefEngine::Gdbm, true) else {
         return;
     };
-    let c = bob(reference.port);
+    let c = common::bob_client(reference.port);
     let s = server(reference.port);
     for _ in 0..3 {
         c.report(&[digest(1)], &s).unwrap();
@@ -74,14 +39,14 @@ fn a_python_pyzord_database_is_served_in_place_and_back() {
     c.report(&[digest(2)], &s).unwrap();
     c.whitelist(&[digest(3), digest(3)], &s).unwrap();
     let python_info = c.info(digest(1), &s).unwrap();
-    let home = stop_reference(reference);
+    let home = reference.stop();
     let db = home.path().join("pyzord.db");
     let written_by_python = stored_value(&db, digest(1));
     assert!(written_by_python.starts_with("1,3,"), "{written_by_python}");
 
     for engine_args in [&[][..], &["-e", "gdbm"][..]] {
         let mut ours = common::start(home.path(), engine_args);
-        let c = bob(ours.port);
+        let c = common::bob_client(ours.port);
         let s = server(ours.port);
         let counts = c.check(digest(1), &s).unwrap();
         assert_eq!((counts.count, counts.wl_count), (3, 0));
@@ -98,7 +63,7 @@ fn a_python_pyzord_database_is_served_in_place_and_back() {
     // ours writes: a report on Python's record keeps its first-report time
     // to the microsecond, a new whitelist is added
     let mut ours = common::start(home.path(), &[]);
-    let c = bob(ours.port);
+    let c = common::bob_client(ours.port);
     let s = server(ours.port);
     c.report(&[digest(1)], &s).unwrap();
     c.whitelist(&[digest(2), digest(9)], &s).unwrap();
@@ -129,7 +94,7 @@ fn a_python_pyzord_database_is_served_in_place_and_back() {
     assert!(wait_until(Duration::from_secs(15), || {
         pyzor_testkit::udp_ping(addr, Duration::from_millis(200))
     }));
-    let c = bob(port);
+    let c = common::bob_client(port);
     let s = server(port);
     let counts = c.check(digest(1), &s).unwrap();
     assert_eq!((counts.count, counts.wl_count), (4, 0));

@@ -11,12 +11,9 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use pyzor_client::{Client, Job};
-use pyzor_core::files::accounts::Accounts;
-use pyzor_core::{Account, Digest, Op, ServerAddr};
-use pyzor_testkit::{
-    ChildGuard, Redis, RefEngine, RefPyzord, fixtures, free_port, udp_ping, wait_until,
-};
+use pyzor_client::Job;
+use pyzor_core::{Digest, Op, ServerAddr};
+use pyzor_testkit::{ChildGuard, Redis, RefEngine, RefPyzord, free_port, udp_ping, wait_until};
 
 const N: u32 = 300;
 
@@ -24,21 +21,6 @@ fn digest(i: u32) -> Digest {
     let mut d = [0x5au8; 20];
     d[..4].copy_from_slice(&i.to_be_bytes());
     Digest(d)
-}
-
-fn bob(port: u16) -> Client {
-    let mut accounts = Accounts::empty();
-    accounts.insert(
-        ServerAddr::new("127.0.0.1", port),
-        Account {
-            user: "bob".into(),
-            salt: fixtures::BOB.0.into(),
-            key: fixtures::BOB.1.into(),
-        },
-    );
-    Client::new()
-        .with_accounts(accounts)
-        .with_timeout(Duration::from_secs(3))
 }
 
 /// Digest i has (i % 4 + 1) reports, and one whitelist when i.is_multiple_of(5).
@@ -56,7 +38,7 @@ fn populate(port: u16) {
             jobs.push(Job::new(s.clone(), Op::Whitelist, vec![d]));
         }
     }
-    for r in bob(port).batch(&jobs) {
+    for r in common::bob_client(port).batch(&jobs) {
         r.unwrap();
     }
 }
@@ -67,7 +49,11 @@ fn assert_served(port: u16) {
     let jobs: Vec<Job> = (0..N)
         .map(|i| Job::new(s.clone(), Op::Check, vec![digest(i)]))
         .collect();
-    for (i, r) in bob(port).batch(&jobs).into_iter().enumerate() {
+    for (i, r) in common::bob_client(port)
+        .batch(&jobs)
+        .into_iter()
+        .enumerate()
+    {
         let r = r.unwrap();
         let i = i as u32;
         let c = r.counts.unwrap();
@@ -125,17 +111,7 @@ fn gdbm_to_file_to_redis_to_gdbm() {
         return;
     };
     populate(reference_gdbm.port);
-    let RefPyzord {
-        mut guard, homedir, ..
-    } = reference_gdbm;
-    Command::new("kill")
-        .args(["-TERM", &guard.pid().to_string()])
-        .status()
-        .unwrap();
-    assert!(wait_until(Duration::from_secs(10), || matches!(
-        guard.child.try_wait(),
-        Ok(Some(_))
-    )));
+    let homedir = reference_gdbm.stop();
     let home = homedir.path();
     common::with_fixture_auth(home);
     // two records the reference's own code could not read

@@ -182,6 +182,26 @@ impl ChildGuard {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
+
+    /// Sends SIGTERM and waits (up to 10 s) for the process to exit;
+    /// returns its exit code. Panics if it does not exit.
+    pub fn terminate(&mut self) -> Option<i32> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                return st.code();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} did not exit on SIGTERM",
+                self.name
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 }
 
 impl Drop for ChildGuard {
@@ -331,6 +351,14 @@ pub struct RefPyzord {
 }
 
 impl RefPyzord {
+    /// Stops it gracefully (SIGTERM: it writes its gdbm database out on
+    /// exit, where a kill -9 would lose up to a minute of writes) and
+    /// hands back its homedir.
+    pub fn stop(mut self) -> tempfile::TempDir {
+        self.guard.terminate();
+        self.homedir
+    }
+
     /// Starts the reference pyzord on a free port with the fixture accounts
     /// (`with_auth`) or the built-in default ACL; skips/fails when the
     /// reference is not installed.

@@ -89,3 +89,20 @@ pub fn with_fixture_auth(home: &Path) {
     .unwrap();
     std::fs::write(home.join("pyzord.access"), pyzor_testkit::fixtures::ACCESS).unwrap();
 }
+
+/// A client signing as the fixture user bob (allowed everything by the
+/// fixture ACL) at 127.0.0.1:`port`.
+pub fn bob_client(port: u16) -> pyzor_client::Client {
+    let mut accounts = pyzor_core::files::accounts::Accounts::empty();
+    accounts.insert(
+        pyzor_core::ServerAddr::new("127.0.0.1", port),
+        pyzor_core::Account {
+            user: "bob".into(),
+            salt: pyzor_testkit::fixtures::BOB.0.into(),
+            key: pyzor_testkit::fixtures::BOB.1.into(),
+        },
+    );
+    pyzor_client::Client::new()
+        .with_accounts(accounts)
+        .with_timeout(Duration::from_secs(3))
+}
