@@ -212,25 +212,19 @@ impl GdbmStore {
     /// GDBM, takes an exclusive lock on the file: a running pyzord 1.1.2
     /// and this store cannot share a file.
     pub fn open(path: &Path) -> Result<GdbmStore, StoreError> {
-        let db = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .mode(0o600)
-            .open(path)
-            .map_err(|e| gdbm_err(path, e))?;
-        Ok(GdbmStore {
-            inner: Mutex::new(Inner { db, written: 0 }),
-            sync: Mutex::new(SyncState::default()),
-            synced: Condvar::new(),
-            path: path.to_owned(),
-        })
+        GdbmStore::with(
+            path,
+            OpenOptions::new().write(true).create(true).mode(0o600),
+        )
     }
 
     /// Opens an existing database read-only (statistics, migration source).
     pub fn open_read_only(path: &Path) -> Result<GdbmStore, StoreError> {
-        let db = OpenOptions::new()
-            .open(path)
-            .map_err(|e| gdbm_err(path, e))?;
+        GdbmStore::with(path, &OpenOptions::new())
+    }
+
+    fn with(path: &Path, options: &OpenOptions) -> Result<GdbmStore, StoreError> {
+        let db = options.open(path).map_err(|e| gdbm_err(path, e))?;
         Ok(GdbmStore {
             inner: Mutex::new(Inner { db, written: 0 }),
             sync: Mutex::new(SyncState::default()),
