@@ -17,6 +17,7 @@ pub mod admin;
 pub mod auth_files;
 pub mod cli;
 pub mod forward;
+pub mod fuzzing;
 pub mod handler;
 pub mod metrics;
 pub mod net;

@@ -20,7 +20,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, MutexGuard};
 
-use chrono::{DateTime, Local, NaiveDateTime, TimeZone};
+use chrono::{DateTime, Datelike, Local, NaiveDateTime, TimeZone};
 use gdbm_native::{Gdbm, OpenOptions};
 use pyzor_core::Digest;
 use pyzor_core::pycompat::py_int;
@@ -63,9 +63,12 @@ fn to_epoch(t: NaiveDateTime) -> i64 {
     }
 }
 
-/// Unix seconds → local naive time (`datetime.fromtimestamp`).
+/// Unix seconds → local naive time (`datetime.fromtimestamp`); `None`
+/// where Python's datetime cannot hold it (years outside 1..=9999).
 fn from_epoch(secs: i64) -> Option<NaiveDateTime> {
-    DateTime::from_timestamp(secs, 0).map(|d| d.with_timezone(&Local).naive_local())
+    DateTime::from_timestamp(secs, 0)
+        .map(|d| d.with_timezone(&Local).naive_local())
+        .filter(|t| (1..=9999).contains(&t.year()))
 }
 
 /// Python's `str(datetime)`.
@@ -79,15 +82,84 @@ fn fmt_time(t: &Option<NaiveDateTime>) -> String {
     }
 }
 
-/// The reference's `_dt_decode`: `None`, or a datetime with or without
-/// microseconds.
+/// The reference's `_dt_decode`: `None`, or what Python's
+/// `datetime.strptime(s, "%Y-%m-%d %H:%M:%S.%f")` accepts, or else
+/// `strptime(s, "%Y-%m-%d %H:%M:%S")`.
 fn parse_time(s: &str) -> Result<Option<NaiveDateTime>, String> {
     if s == "None" {
         return Ok(None);
     }
-    NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f")
+    parse_py_datetime(s)
         .map(Some)
-        .map_err(|_| format!("invalid time {s:?}"))
+        .ok_or_else(|| format!("invalid time {s:?}"))
+}
+
+/// Python's `strptime` patterns for the fields of that format: `%Y` four
+/// digits; `%m`, `%d`, `%H`, `%M`, `%S` one digit or two in range (`%d`
+/// also a space and a digit, `%S` up to 61 but a datetime refuses 60 and
+/// 61); the space one or more whitespace; `%f` one to six digits, padded on
+/// the right. The whole text must match.
+fn parse_py_datetime(s: &str) -> Option<NaiveDateTime> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let digits = |i: &mut usize, max: usize| -> Option<(u32, usize)> {
+        let start = *i;
+        let mut v = 0u32;
+        while *i < b.len() && b[*i].is_ascii_digit() && *i - start < max {
+            v = v * 10 + u32::from(b[*i] - b'0');
+            *i += 1;
+        }
+        (*i > start).then_some((v, *i - start))
+    };
+    let sep =
+        |i: &mut usize, c: u8| -> Option<()> { (*i < b.len() && b[*i] == c).then(|| *i += 1) };
+    // a one- or two-digit field, whose two-digit form must not exceed `hi`
+    // and (for %m, %d) not be zero
+    let field = |i: &mut usize, lo: u32, hi: u32| -> Option<u32> {
+        let (v, n) = digits(i, 2)?;
+        if n == 2 && (v > hi || v < lo) || n == 1 && v < lo {
+            return None;
+        }
+        Some(v)
+    };
+    let (year, n) = digits(&mut i, 4)?;
+    if n != 4 {
+        return None;
+    }
+    sep(&mut i, b'-')?;
+    let month = field(&mut i, 1, 12)?;
+    sep(&mut i, b'-')?;
+    let day = if b.get(i) == Some(&b' ') && b.get(i + 1).is_some_and(|c| (b'1'..=b'9').contains(c))
+    {
+        i += 2;
+        u32::from(b[i - 1] - b'0')
+    } else {
+        field(&mut i, 1, 31)?
+    };
+    let ws = i;
+    while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c) {
+        i += 1;
+    }
+    if i == ws {
+        return None;
+    }
+    let hour = field(&mut i, 0, 23)?;
+    sep(&mut i, b':')?;
+    let minute = field(&mut i, 0, 59)?;
+    sep(&mut i, b':')?;
+    let second = field(&mut i, 0, 61)?;
+    let micro = if i < b.len() {
+        sep(&mut i, b'.')?;
+        let (v, n) = digits(&mut i, 6)?;
+        v * 10u32.pow(6 - n as u32)
+    } else {
+        0
+    };
+    if i != b.len() {
+        return None;
+    }
+    chrono::NaiveDate::from_ymd_opt(year as i32, month, day)?
+        .and_hms_micro_opt(hour, minute, second, micro)
 }
 
 impl GdbmRecord {
@@ -100,7 +172,12 @@ impl GdbmRecord {
         if parts.len() == 3 {
             let epoch = |p: &str| -> Result<Option<NaiveDateTime>, String> {
                 let v = int(p)?;
-                Ok(if v == 0 { None } else { from_epoch(v) })
+                if v == 0 {
+                    return Ok(None);
+                }
+                from_epoch(v)
+                    .map(Some)
+                    .ok_or_else(|| format!("time {v} out of range"))
             };
             return Ok(GdbmRecord {
                 r_count: int(parts[0])?,
@@ -471,8 +548,22 @@ mod tests {
                 .r_count,
             5
         );
+        // Python's strptime: one-digit fields, padded fractions, runs of
+        // whitespace; not seven fractional digits, not second 60
+        let r = GdbmRecord::decode(b"1,1,2025-1-2  3:4:5.5,None,0,None,None").unwrap();
+        assert_eq!(r.r_entered, Some(t("2025-01-02 03:04:05.500000")));
+        let r = GdbmRecord::decode(b"1,1,2025-01- 2 03:04:05,None,0,None,None").unwrap();
+        assert_eq!(r.r_entered, Some(t("2025-01-02 03:04:05")));
         for bad in [
-            &b"2,1,None,None,0,None,None"[..],
+            &b"1,1,2025-01-02 03:04:06.000000001,None,0,None,None"[..],
+            b"1,1,2025-01-02 03:04:60,None,0,None,None",
+            b"1,1,2025-13-02 03:04:05,None,0,None,None",
+            b"1,1,2025-01-02T03:04:05,None,0,None,None",
+            b"1,1,25-01-02 03:04:05,None,0,None,None",
+            b"1,1, 2025-01-02 03:04:05,None,0,None,None",
+            b"1,1,2025-01-02 03:04:05.,None,0,None,None",
+            b"1,1,2025-02-30 03:04:05,None,0,None,None",
+            b"2,1,None,None,0,None,None",
             b"1,1,None,None,0,None",
             b"1,x,None,None,0,None,None",
             b"1,1,yesterday,None,0,None,None",
