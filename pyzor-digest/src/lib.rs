@@ -48,7 +48,7 @@ pub fn digest(raw: &[u8]) -> Digest {
     let lines = kept_lines(raw);
     let mut h = Sha1::new();
     for i in selected_indices(lines.len()) {
-        h.update(lines.get(i).as_bytes());
+        h.update(lines.get(i));
     }
     Digest(h.finalize().into())
 }
@@ -58,7 +58,7 @@ pub fn digest(raw: &[u8]) -> Digest {
 pub fn predigest(raw: &[u8]) -> Vec<String> {
     let lines = kept_lines(raw);
     selected_indices(lines.len())
-        .map(|i| lines.get(i).to_owned())
+        .map(|i| lines.get_str(i))
         .collect()
 }
 

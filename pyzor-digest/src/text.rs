@@ -64,6 +64,8 @@ fn is_url_letter(c: char) -> bool {
 
 const C_WS: u8 = 1; // whitespace (ends a token)
 const C_BRK: u8 = 2; // line break (ends a line)
+const C_SPECIAL: u8 = 4; // ':', '@' or NUL: a token rule may apply
+const C_HIGH: u8 = 8; // a byte of a non-ASCII character
 
 const fn classes() -> [u8; 256] {
     let mut t = [0u8; 256];
@@ -73,6 +75,8 @@ const fn classes() -> [u8; 256] {
         t[b] = match c {
             b'\n' | b'\r' | 0x0b | 0x0c | 0x1c | 0x1d | 0x1e => C_WS | C_BRK,
             b'\t' | 0x1f | b' ' => C_WS,
+            b':' | b'@' | 0 => C_SPECIAL,
+            0x80..=0xff => C_HIGH,
             _ => 0,
         };
         b += 1;
@@ -80,6 +84,8 @@ const fn classes() -> [u8; 256] {
     t
 }
 
+/// Byte classes; 0 for the bytes that are a whole code point of a token
+/// to which no rule but the length applies (the common case).
 static CLASS: [u8; 256] = classes();
 
 /// (length, classes) of the non-ASCII character at byte `i`. Only a few
@@ -109,9 +115,13 @@ fn classify_high(payload: &str, i: usize) -> (usize, u8) {
 }
 
 /// The kept normalised lines of a message, in order, in one buffer.
+///
+/// The buffer only ever receives whole UTF-8 sequences (whole tokens, or
+/// the characters of one), so every line is valid UTF-8; it is a byte
+/// buffer so that short tokens can be copied by a fixed-size move.
 #[derive(Debug, Default)]
 pub(crate) struct Lines {
-    buf: String,
+    buf: Vec<u8>,
     spans: Vec<(usize, usize)>,
 }
 
@@ -120,13 +130,26 @@ impl Lines {
         self.spans.len()
     }
 
-    pub(crate) fn get(&self, i: usize) -> &str {
+    /// The bytes of kept line `i` (UTF-8).
+    pub(crate) fn get(&self, i: usize) -> &[u8] {
         let (s, e) = self.spans[i];
         &self.buf[s..e]
     }
 
+    /// Kept line `i` as a string.
+    pub(crate) fn get_str(&self, i: usize) -> String {
+        String::from_utf8_lossy(self.get(i)).into_owned()
+    }
+
     pub(crate) fn to_vec(&self) -> Vec<String> {
-        (0..self.len()).map(|i| self.get(i).to_owned()).collect()
+        (0..self.len()).map(|i| self.get_str(i)).collect()
+    }
+}
+
+/// Appends the characters of `piece` but its NULs.
+fn push_without_nuls(piece: &str, buf: &mut Vec<u8>) {
+    for part in piece.split('\0') {
+        buf.extend_from_slice(part.as_bytes());
     }
 }
 
@@ -145,10 +168,29 @@ fn all_graphic(b: &[u8], i: usize) -> bool {
     (w.wrapping_sub(ONES * 0x21) & !w | w) & HIGHS == 0
 }
 
+/// The index of the first byte of `chunk` that is not graphic ASCII
+/// other than `:` and `@` (16 if there is none), without a branch per
+/// byte: token lengths vary, and a loop that stops at a data-dependent
+/// byte mispredicts once per token.
+#[inline]
+fn first_stop(chunk: &[u8; 16]) -> usize {
+    const ONES: u128 = u128::from_le_bytes([1; 16]);
+    const HIGHS: u128 = u128::from_le_bytes([0x80; 16]);
+    let w = u128::from_le_bytes(*chunk);
+    // the high bit of each byte that is < 0x21, ':', '@' or >= 0x80; a
+    // borrow can only set a false bit above a true one, which the lowest
+    // set bit ignores
+    let low = w.wrapping_sub(ONES * 0x21) & !w;
+    let colon = w ^ (ONES * u128::from(b':'));
+    let at = w ^ (ONES * u128::from(b'@'));
+    let stops = (low | colon.wrapping_sub(ONES) & !colon | at.wrapping_sub(ONES) & !at | w) & HIGHS;
+    (stops.trailing_zeros() / 8) as usize
+}
+
 /// Applies the token rules to `token` (NULs included, to be skipped) and
 /// appends what is kept to `buf`; returns the code points appended.
 /// `plain`: ASCII without NULs, so bytes are code points.
-fn push_token(token: &str, plain: bool, buf: &mut String) -> usize {
+fn push_token(token: &str, plain: bool, buf: &mut Vec<u8>) -> usize {
     let bytes = token.as_bytes();
     // code points, NULs excluded
     let n = if plain {
@@ -163,9 +205,9 @@ fn push_token(token: &str, plain: bool, buf: &mut String) -> usize {
     // no rule applies: the common case.
     if !bytes.iter().any(|&c| c == b':' || c == b'@') {
         if plain {
-            buf.push_str(token);
+            buf.extend_from_slice(bytes);
         } else {
-            buf.extend(token.chars().filter(|&c| c != '\0'));
+            push_without_nuls(token, buf);
         }
         return n;
     }
@@ -202,16 +244,58 @@ fn push_token(token: &str, plain: bool, buf: &mut String) -> usize {
     let (end, kept) = cut.unwrap_or((token.len(), n));
     let piece = &token[..end];
     if plain {
-        buf.push_str(piece);
+        buf.extend_from_slice(piece.as_bytes());
     } else {
-        buf.extend(piece.chars().filter(|&c| c != '\0'));
+        push_without_nuls(piece, buf);
     }
     kept
+}
+
+/// The end of the token that starts at byte `j` (the next whitespace or
+/// the end of the payload), and whether it is plain (ASCII without NULs).
+/// Long runs of graphic ASCII are skipped eight bytes at a time.
+fn token_end(payload: &str, mut j: usize) -> (usize, bool) {
+    let b = payload.as_bytes();
+    let n = b.len();
+    let mut plain = true;
+    loop {
+        while all_graphic(b, j) {
+            j += 8;
+        }
+        while j < n && b[j] > 0x20 && b[j] < 0x80 {
+            j += 1;
+        }
+        if j >= n {
+            break;
+        }
+        let c = b[j];
+        if c < 0x80 {
+            if CLASS[usize::from(c)] & C_WS != 0 {
+                break;
+            }
+            plain &= c != 0;
+            j += 1;
+        } else {
+            let (len, k) = classify_high(payload, j);
+            if k & C_WS != 0 {
+                break;
+            }
+            plain = false;
+            j += len;
+        }
+    }
+    (j, plain)
 }
 
 /// Normalises every line of `payload` and appends those of at least 8 code
 /// points to `out`. `surrogates`: the payload may hold lone-surrogate
 /// stand-ins, to be dropped from kept lines.
+///
+/// The common token — fewer than ten bytes of class 0, then ASCII
+/// whitespace — is found by one table lookup per byte and copied with one
+/// fixed-size move; a run of ten such bytes is a long token, skipped
+/// without copying; anything else (`:`, `@`, NUL, non-ASCII) takes the
+/// general path of [`push_token`].
 pub(crate) fn collect_lines(payload: &str, surrogates: bool, out: &mut Lines) {
     let b = payload.as_bytes();
     let n = b.len();
@@ -219,50 +303,58 @@ pub(crate) fn collect_lines(payload: &str, surrogates: bool, out: &mut Lines) {
     let mut line_chars = 0usize;
     let mut i = 0;
     while i < n {
-        let c = b[i];
-        // whitespace and line breaks between tokens
-        let (len, cls) = if c < 0x80 {
-            (1, CLASS[usize::from(c)])
-        } else {
-            classify_high(payload, i)
-        };
-        if cls & C_WS != 0 {
-            if cls & C_BRK != 0 {
+        let k = CLASS[usize::from(b[i])];
+        if k & C_WS != 0 {
+            if k & C_BRK != 0 {
                 out.end_line(&mut line_start, &mut line_chars, surrogates);
             }
-            i += len;
+            i += 1;
             continue;
         }
-        // a token: find its end
-        let start = i;
-        let mut plain = true; // ASCII without NULs: bytes are code points
-        let mut j = i;
-        loop {
-            while all_graphic(b, j) {
-                j += 8;
-            }
-            while j < n && b[j] > 0x20 && b[j] < 0x80 {
-                j += 1;
-            }
-            if j >= n {
-                break;
-            }
-            let c = b[j];
-            if c < 0x80 {
-                if CLASS[usize::from(c)] & C_WS != 0 {
-                    break;
+        if k & C_HIGH != 0 {
+            let (len, cls) = classify_high(payload, i);
+            if cls & C_WS != 0 {
+                if cls & C_BRK != 0 {
+                    out.end_line(&mut line_start, &mut line_chars, surrogates);
                 }
-                plain &= c != 0;
-                j += 1;
-            } else {
-                let (len, k) = classify_high(payload, j);
-                if k & C_WS != 0 {
-                    break;
-                }
-                plain = false;
-                j += len;
+                i += len;
+                continue;
             }
         }
+        let start = i;
+        if k == 0 {
+            // bytes start..start + len are class 0: one code point each
+            let len = match b[start..].first_chunk::<16>() {
+                Some(chunk) => first_stop(chunk),
+                None => {
+                    let limit = n.min(start + LONG_TOKEN);
+                    let mut j = start + 1;
+                    while j < limit && CLASS[usize::from(b[j])] == 0 {
+                        j += 1;
+                    }
+                    j - start
+                }
+            };
+            let j = start + len;
+            if len >= LONG_TOKEN {
+                // ten code points already: dropped, whatever follows
+                i = token_end(payload, j).0;
+                continue;
+            }
+            if j == n || CLASS[usize::from(b[j])] & (C_WS | C_HIGH) == C_WS {
+                match b[start..].first_chunk::<16>() {
+                    Some(chunk) => {
+                        out.buf.extend_from_slice(chunk);
+                        out.buf.truncate(out.buf.len() - 16 + len);
+                    }
+                    None => out.buf.extend_from_slice(&b[start..j]),
+                }
+                line_chars += len;
+                i = j;
+                continue;
+            }
+        }
+        let (j, plain) = token_end(payload, start);
         line_chars += push_token(&payload[start..j], plain, &mut out.buf);
         i = j;
     }
@@ -274,12 +366,12 @@ impl Lines {
     fn end_line(&mut self, line_start: &mut usize, line_chars: &mut usize, surrogates: bool) {
         if *line_chars >= MIN_LINE_LENGTH {
             if surrogates {
-                let kept: String = self.buf[*line_start..]
+                let kept: String = String::from_utf8_lossy(&self.buf[*line_start..])
                     .chars()
                     .filter(|&c| (c as u32) < SURROGATE_BASE)
                     .collect();
                 self.buf.truncate(*line_start);
-                self.buf.push_str(&kept);
+                self.buf.extend_from_slice(kept.as_bytes());
             }
             self.spans.push((*line_start, self.buf.len()));
         } else {
@@ -344,6 +436,37 @@ mod tests {
             "b"
         );
         assert_eq!(norm("aaaaaaaaaaaaaaaaaaaaaaaa\u{3000}b"), "b");
+    }
+
+    #[test]
+    fn first_stop_finds_the_first_byte_that_is_not_plain() {
+        let at = |s: &[u8]| {
+            let mut chunk = [b'a'; 16];
+            chunk[..s.len()].copy_from_slice(s);
+            first_stop(&chunk)
+        };
+        assert_eq!(at(b""), 16);
+        assert_eq!(at(b" "), 0);
+        assert_eq!(at(b"abc def"), 3);
+        assert_eq!(at(b"abcdefgh\t"), 8);
+        assert_eq!(at(b"abcdefghijklmno:"), 15);
+        assert_eq!(at(b"ab@"), 2);
+        assert_eq!(at(b"ab\0 "), 2);
+        assert_eq!(at(b"a\x7f\x80 "), 2);
+        assert_eq!(at(b"!~ \x01"), 2);
+        // every byte value at every position
+        for pos in 0..16 {
+            for v in 0..=255u8 {
+                let mut chunk = [b'a'; 16];
+                chunk[pos] = v;
+                let plain = CLASS[usize::from(v)] == 0 && v > 0x20;
+                assert_eq!(
+                    first_stop(&chunk),
+                    if plain { 16 } else { pos },
+                    "{v:#x} at {pos}"
+                );
+            }
+        }
     }
 
     #[test]
