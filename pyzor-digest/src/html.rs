@@ -15,6 +15,8 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
 
+use memchr::memchr;
+
 use pyzor_core::pycompat::{is_py_whitespace, py_strip};
 
 use crate::generated::entities::{ENTITIES, INVALID_CHARREFS, INVALID_CODEPOINTS};
@@ -199,10 +201,6 @@ impl Parser<'_> {
         self.cdata = None;
         Some(j)
     }
-}
-
-fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
-    hay.iter().position(|&c| c == needle)
 }
 
 /// Byte offset of the character `count` characters before the end (0 if
