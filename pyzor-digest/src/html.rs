@@ -17,6 +17,16 @@ use std::sync::OnceLock;
 
 use memchr::memchr;
 
+/// `"script"` or `"style"` if the tag name `name` lowercases (Python's
+/// `str.lower()`) to it. Comparing ASCII case-insensitively is the same
+/// test: the only non-ASCII character that lowercases into ASCII is the
+/// Kelvin sign (to `k`), which neither name holds.
+fn raw_text_element(name: &str) -> Option<&'static str> {
+    ["script", "style"]
+        .into_iter()
+        .find(|e| name.eq_ignore_ascii_case(e))
+}
+
 use pyzor_core::pycompat::{is_py_whitespace, py_strip};
 
 use crate::generated::entities::{ENTITIES, INVALID_CHARREFS, INVALID_CODEPOINTS};
@@ -64,14 +74,16 @@ impl Parser<'_> {
         }
     }
 
-    fn handle_starttag(&mut self, tag: &str) {
-        if tag == "script" || tag == "style" {
+    /// `tag`: the raw-text element the tag names, if any (see
+    /// [`raw_text_element`]); no other tag matters to the collector.
+    fn handle_starttag(&mut self, tag: Option<&'static str>) {
+        if tag.is_some() {
             self.collect = false;
         }
     }
 
-    fn handle_endtag(&mut self, tag: &str) {
-        if tag == "script" || tag == "style" {
+    fn handle_endtag(&mut self, tag: Option<&'static str>) {
+        if tag.is_some() {
             self.collect = true;
         }
     }
@@ -150,7 +162,7 @@ impl Parser<'_> {
             return None;
         }
         let (name_end, mut k) = tagfind(b, i + 1);
-        let tag = raw[i + 1..name_end].to_lowercase();
+        let tag = raw_text_element(&raw[i + 1..name_end]);
         while k < endpos {
             match attrfind(b, k, &mut self.quotes) {
                 Some(e) => k = e,
@@ -167,15 +179,11 @@ impl Parser<'_> {
             return Some(endpos);
         }
         if end.ends_with("/>") {
-            self.handle_starttag(&tag);
-            self.handle_endtag(&tag);
+            self.handle_starttag(tag);
+            self.handle_endtag(tag);
         } else {
-            self.handle_starttag(&tag);
-            if tag == "script" {
-                self.cdata = Some("script");
-            } else if tag == "style" {
-                self.cdata = Some("style");
-            }
+            self.handle_starttag(tag);
+            self.cdata = tag;
         }
         Some(endpos)
     }
@@ -196,8 +204,8 @@ impl Parser<'_> {
             return None;
         }
         let (name_end, _) = tagfind(b, i + 2);
-        let tag = raw[i + 2..name_end].to_lowercase();
-        self.handle_endtag(&tag);
+        let tag = raw_text_element(&raw[i + 2..name_end]);
+        self.handle_endtag(tag);
         self.cdata = None;
         Some(j)
     }
