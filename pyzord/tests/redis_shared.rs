@@ -89,27 +89,9 @@ fn redis_down_is_a_clear_error_and_then_recovers() {
     // ping does not need the database
     client.ping(&addr).unwrap();
     // a new Redis on the same port: the server reconnects by itself
-    let Some(bin) = pyzor_testkit::require_redis_server() else {
+    let Some(_redis2) = Redis::start_on(port) else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let _redis2 = pyzor_testkit::ChildGuard::spawn(
-        "redis-server",
-        std::process::Command::new(bin)
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .arg("--dir")
-            .arg(dir.path())
-            .stdout(std::process::Stdio::null()),
-    );
     assert!(pyzor_testkit::wait_until(Duration::from_secs(10), || {
         client.check(d, &addr).is_ok()
     }));

@@ -255,9 +255,14 @@ impl Redis {
     /// Starts a throwaway redis-server (no persistence), or skips/fails
     /// when it is not installed.
     pub fn start() -> Option<Redis> {
+        Redis::start_on(free_port())
+    }
+
+    /// [`Redis::start`] on a given port (to bring a server back where a
+    /// stopped one was).
+    pub fn start_on(port: u16) -> Option<Redis> {
         let bin = require_redis_server()?;
         let dir = tempfile::tempdir().expect("tempdir");
-        let port = free_port();
         let guard = ChildGuard::spawn(
             "redis-server",
             Command::new(bin)
