@@ -17,6 +17,10 @@ use std::sync::OnceLock;
 
 use memchr::memchr;
 
+use pyzor_core::pycompat::{is_py_whitespace, py_strip};
+
+use crate::generated::entities::{ENTITIES, INVALID_CHARREFS, INVALID_CODEPOINTS};
+
 /// `"script"` or `"style"` if the tag name `name` lowercases (Python's
 /// `str.lower()`) to it. Comparing ASCII case-insensitively is the same
 /// test: the only non-ASCII character that lowercases into ASCII is the
@@ -26,10 +30,6 @@ fn raw_text_element(name: &str) -> Option<&'static str> {
         .into_iter()
         .find(|e| name.eq_ignore_ascii_case(e))
 }
-
-use pyzor_core::pycompat::{is_py_whitespace, py_strip};
-
-use crate::generated::entities::{ENTITIES, INVALID_CHARREFS, INVALID_CODEPOINTS};
 
 /// `[\t\n\r\f ]`, the HTML whitespace of the tokenizer's patterns.
 #[inline]
@@ -45,6 +45,7 @@ pub(crate) fn html_to_text(raw: &str) -> String {
         cdata: None,
         text: String::with_capacity(raw.len() / 2),
         quotes: QuoteMemo::default(),
+        scratch: String::new(),
     };
     p.goahead();
     p.text
@@ -58,6 +59,8 @@ struct Parser<'a> {
     /// The collected chunks joined by single spaces.
     text: String,
     quotes: QuoteMemo,
+    /// Reused buffer for unescaped text.
+    scratch: String,
 }
 
 impl Parser<'_> {
@@ -121,8 +124,16 @@ impl Parser<'_> {
                     }
                 }
                 if i < j && self.collect {
-                    let text = unescape(&raw[i..j]);
-                    self.handle_data(&text);
+                    let data = &raw[i..j];
+                    if data.as_bytes().contains(&b'&') {
+                        let mut scratch = std::mem::take(&mut self.scratch);
+                        scratch.clear();
+                        unescape_into(data, &mut scratch);
+                        self.handle_data(&scratch);
+                        self.scratch = scratch;
+                    } else {
+                        self.handle_data(data);
+                    }
                 }
             }
             i = j;
@@ -415,13 +426,22 @@ fn parse_html_declaration(text: &str, i: usize) -> Option<usize> {
     }
 }
 
-/// `html.unescape`: numeric and named character references, HTML5 rules.
-pub(crate) fn unescape(s: &str) -> std::borrow::Cow<'_, str> {
+/// `html.unescape`: numeric and named character references, HTML5 rules
+/// (the parser itself unescapes into a reused buffer).
+#[cfg(test)]
+fn unescape(s: &str) -> std::borrow::Cow<'_, str> {
     if !s.contains('&') {
         return std::borrow::Cow::Borrowed(s);
     }
-    let b = s.as_bytes();
     let mut out = String::with_capacity(s.len());
+    unescape_into(s, &mut out);
+    std::borrow::Cow::Owned(out)
+}
+
+/// `html.unescape` of `s`, appended to `out`: numeric and named character
+/// references, HTML5 rules.
+fn unescape_into(s: &str, out: &mut String) {
+    let b = s.as_bytes();
     let mut i = 0;
     let mut copied = 0;
     while let Some(off) = memchr(b'&', &b[i..]) {
@@ -431,16 +451,44 @@ pub(crate) fn unescape(s: &str) -> std::borrow::Cow<'_, str> {
             continue;
         };
         out.push_str(&s[copied..amp]);
-        out.push_str(&repl);
+        repl.push_to(out);
         copied = end;
         i = end;
     }
     out.push_str(&s[copied..]);
-    std::borrow::Cow::Owned(out)
+}
+
+/// What a character reference stands for.
+enum Repl<'a> {
+    /// A fixed text (an entity's value; U+FFFD; nothing).
+    Str(&'static str),
+    /// One code point.
+    Char(char),
+    /// An entity that is a prefix of the name, then the rest of the name.
+    Prefix(&'static str, &'a str),
+    /// No entity: `&` and the name as written.
+    Amp(&'a str),
+}
+
+impl Repl<'_> {
+    fn push_to(&self, out: &mut String) {
+        match *self {
+            Repl::Str(v) => out.push_str(v),
+            Repl::Char(c) => out.push(c),
+            Repl::Prefix(v, rest) => {
+                out.push_str(v);
+                out.push_str(rest);
+            }
+            Repl::Amp(name) => {
+                out.push('&');
+                out.push_str(name);
+            }
+        }
+    }
 }
 
 /// One reference at `amp` (`&`): (end of the match, replacement).
-fn charref(s: &str, amp: usize) -> Option<(usize, String)> {
+fn charref(s: &str, amp: usize) -> Option<(usize, Repl<'_>)> {
     let b = s.as_bytes();
     let p = amp + 1;
     if b.get(p) == Some(&b'#') {
@@ -470,7 +518,7 @@ fn charref(s: &str, amp: usize) -> Option<(usize, String)> {
                 digits.trim_start_matches('0').is_empty().then_some(0)
             });
         let repl = match num {
-            None => "\u{fffd}".to_owned(),
+            None => Repl::Str("\u{fffd}"),
             Some(n) => numeric_replacement(n),
         };
         return Some((e, repl));
@@ -493,18 +541,22 @@ fn charref(s: &str, amp: usize) -> Option<(usize, String)> {
     let name_end = if semi { e + 1 } else { e };
     let name = &s[p..name_end];
     if let Some(v) = entity(name) {
-        return Some((name_end, v.to_owned()));
+        return Some((name_end, Repl::Str(v)));
     }
     // the longest prefix (of at least 2 characters) that is an entity;
     // only names without ';' can be prefixes, and none is longer than
     // max_legacy_len()
-    let idx: Vec<usize> = name.char_indices().map(|(i, _)| i).collect();
-    for x in (2..idx.len().min(max_legacy_len() + 1)).rev() {
-        if let Some(v) = entity(&name[..idx[x]]) {
-            return Some((name_end, format!("{v}{}", &name[idx[x]..])));
+    let ends: Vec<usize> = name
+        .char_indices()
+        .map(|(i, _)| i)
+        .take(max_legacy_len() + 1)
+        .collect();
+    for x in (2..ends.len()).rev() {
+        if let Some(v) = entity(&name[..ends[x]]) {
+            return Some((name_end, Repl::Prefix(v, &name[ends[x]..])));
         }
     }
-    Some((name_end, format!("&{name}")))
+    Some((name_end, Repl::Amp(name)))
 }
 
 fn entity(name: &str) -> Option<&'static str> {
@@ -552,19 +604,17 @@ impl Hasher for FnvHasher {
     }
 }
 
-fn numeric_replacement(n: u32) -> String {
+fn numeric_replacement(n: u32) -> Repl<'static> {
     if let Ok(i) = INVALID_CHARREFS.binary_search_by(|(k, _)| k.cmp(&n)) {
-        return INVALID_CHARREFS[i].1.to_string();
+        return Repl::Char(INVALID_CHARREFS[i].1);
     }
     if (0xd800..=0xdfff).contains(&n) || n > 0x10ffff {
-        return "\u{fffd}".to_owned();
+        return Repl::Str("\u{fffd}");
     }
     if INVALID_CODEPOINTS.binary_search(&n).is_ok() {
-        return String::new();
+        return Repl::Str("");
     }
-    char::from_u32(n)
-        .map(String::from)
-        .unwrap_or_else(|| "\u{fffd}".to_owned())
+    char::from_u32(n).map_or(Repl::Str("\u{fffd}"), Repl::Char)
 }
 
 #[cfg(test)]

@@ -70,8 +70,11 @@ pub fn normalized_lines(raw: &[u8]) -> Vec<String> {
 }
 
 fn kept_lines(raw: &[u8]) -> text::Lines {
-    let mut lines = text::Lines::default();
-    for p in payloads(raw) {
+    let payloads = payloads(raw);
+    // kept text is never longer than the payloads: one allocation
+    let total: usize = payloads.iter().map(|p| p.text.len()).sum();
+    let mut lines = text::Lines::with_capacity(total, 64);
+    for p in payloads {
         text::collect_lines(&p.text, p.surrogates, &mut lines);
     }
     lines
@@ -119,7 +122,6 @@ fn payloads(raw: &[u8]) -> Vec<Payload<'_>> {
     let mut out = Vec::with_capacity(nodes.len());
     for node in &nodes {
         let (main, sub) = node.content_type();
-        let (main, sub) = (main.to_owned(), sub.to_owned());
         let body = node.payload(raw);
         if main == "text" {
             let cte = node.cte.as_deref().unwrap_or_default().to_lowercase();

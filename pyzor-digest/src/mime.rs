@@ -131,8 +131,8 @@ pub(crate) fn parse(raw: &[u8]) -> Vec<Node> {
         eof: Vec::new(),
         active: HashMap::new(),
         blank_active: 0,
-        scratch: Vec::new(),
-        nodes: Vec::new(),
+        scratch: Vec::with_capacity(32),
+        nodes: Vec::with_capacity(4),
         stack: Vec::new(),
         last: 0,
     };

@@ -308,12 +308,15 @@ pub(crate) fn content_type(value: &str) -> (String, String) {
         Some((a, _)) => a,
         None => value,
     };
-    let ctype = py_strip(head).to_lowercase();
-    if ctype.matches('/').count() != 1 {
-        return ("text".to_owned(), "plain".to_owned());
+    let mut main = py_strip(head).to_lowercase();
+    match main.find('/') {
+        Some(slash) if !main[slash + 1..].contains('/') => {
+            let sub = main[slash + 1..].to_owned();
+            main.truncate(slash);
+            (main, sub)
+        }
+        _ => ("text".to_owned(), "plain".to_owned()),
     }
-    let (main, sub) = ctype.split_once('/').unwrap_or(("text", "plain"));
-    (main.to_owned(), sub.to_owned())
 }
 
 #[cfg(test)]

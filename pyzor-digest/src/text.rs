@@ -126,6 +126,15 @@ pub(crate) struct Lines {
 }
 
 impl Lines {
+    /// Room for `bytes` bytes of kept text (and the 16 that a short
+    /// token's copy may write past it) and `lines` lines.
+    pub(crate) fn with_capacity(bytes: usize, lines: usize) -> Lines {
+        Lines {
+            buf: Vec::with_capacity(bytes + 16),
+            spans: Vec::with_capacity(lines),
+        }
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.spans.len()
     }
