@@ -65,6 +65,10 @@ struct Table {
     more: HashMap<(u8, u8), usize>,
     level3: Vec<u32>,
     pairs: Vec<(u32, u32)>,
+    /// Every byte below 0x80 decodes to itself, so a run of them is copied
+    /// at once (all tables but Shift_JIS-2004/X0213, where 0x5C is `¥` and
+    /// 0x7E is `‾`).
+    ascii_identity: bool,
 }
 
 impl Table {
@@ -96,7 +100,9 @@ impl Table {
             .enumerate()
             .map(|(i, &k)| (k, i * 256))
             .collect();
+        let ascii_identity = (0..0x80u32).all(|b| all[b as usize] == b);
         Table {
+            ascii_identity,
             level1: all[..256].to_vec(),
             lead,
             level2: all[256..256 + 256 * nleads].to_vec(),
@@ -180,6 +186,12 @@ pub(crate) fn decode(name: &str, input: &[u8], errors: Errors) -> Result<String,
     let mut i = 0;
     while i < n && !sink.failed() {
         let b0 = input[i];
+        if b0 < 0x80 && t.ascii_identity {
+            let run = input[i..].iter().position(|&b| b >= 0x80).unwrap_or(n - i);
+            sink.push_ascii(&input[i..i + run]);
+            i += run;
+            continue;
+        }
         let v1 = t.level1[usize::from(b0)];
         if v1 != LEAD {
             if v1 > MORE {
@@ -687,6 +699,36 @@ fn iso2022(name: &str, input: &[u8], errors: Errors) -> Result<String, DecodeErr
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn ascii_decodes_to_itself_but_in_shift_jis_2004() {
+        for name in [
+            "big5",
+            "big5hkscs",
+            "cp932",
+            "cp949",
+            "cp950",
+            "euc_jis_2004",
+            "euc_jisx0213",
+            "euc_jp",
+            "euc_kr",
+            "gb18030",
+            "gb2312",
+            "gbk",
+            "johab",
+            "shift_jis",
+            "shift_jis_2004",
+            "shift_jisx0213",
+        ] {
+            let identity = !matches!(name, "shift_jis_2004" | "shift_jisx0213");
+            assert_eq!(table(name).expect(name).ascii_identity, identity, "{name}");
+        }
+        let d = |name: &str, input: &[u8]| decode(name, input, Errors::Strict).unwrap();
+        assert_eq!(d("gb2312", b"ab\xd6\xd0cd\xd6\xd0"), "ab\u{4e2d}cd\u{4e2d}");
+        assert_eq!(d("shift_jis_2004", b"a\\~"), "a\u{a5}\u{203e}");
+        assert_eq!(d("shift_jis", b"a\\~"), "a\\~");
+    }
+
     use super::*;
 
     #[test]

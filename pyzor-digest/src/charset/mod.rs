@@ -73,6 +73,15 @@ impl Sink {
         self.failed
     }
 
+    /// Pushes ASCII bytes (each its own code point).
+    #[inline]
+    pub(crate) fn push_ascii(&mut self, bytes: &[u8]) {
+        match std::str::from_utf8(bytes) {
+            Ok(s) if s.is_ascii() => self.out.push_str(s),
+            _ => self.out.extend(bytes.iter().map(|&b| char::from(b))),
+        }
+    }
+
     /// Pushes a code point; lone surrogates become their stand-ins.
     #[inline(always)]
     pub(crate) fn push_cp(&mut self, cp: u32) {
