@@ -89,7 +89,7 @@ impl Request {
     }
 
     /// Serializes the request as the reference client does (header order
-    /// `Op`, `Op-Digest`, [`Op-Spec`], `Thread`, `PV`, `User`, `Time`, `Sig`;
+    /// `Op`, `Op-Digest`, (`Op-Spec`), `Thread`, `PV`, `User`, `Time`, `Sig`;
     /// with several digests the batch order `Op`, `Op-Spec`, `Op-Digest`×N).
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(96 + 52 * self.digests.len());

@@ -129,10 +129,10 @@ pub enum Command {
     /// and redis; what pyzor-migrate does). Records that cannot be read
     /// are reported with their key and skipped.
     Migrate {
-        /// The source database, ENGINE[:DSN].
+        /// The source database, ENGINE or ENGINE:DSN.
         #[arg(long = "from", value_name = "ENGINE[:DSN]")]
         from: String,
-        /// The destination database, ENGINE[:DSN] (records with the same
+        /// The destination database, ENGINE or ENGINE:DSN (records with the same
         /// digest are replaced).
         #[arg(long = "to", value_name = "ENGINE[:DSN]")]
         to: String,
@@ -143,7 +143,7 @@ pub enum Command {
     /// Print the number of digests, report and whitelist totals, and
     /// histograms of counts and ages.
     Stats {
-        /// The database, ENGINE[:DSN] (default: the one the homedir's
+        /// The database, ENGINE or ENGINE:DSN (default: the one the homedir's
         /// configuration serves).
         #[arg(value_name = "ENGINE[:DSN]")]
         database: Option<String>,
