@@ -304,11 +304,12 @@ fn token_end(payload: &str, mut j: usize) -> (usize, bool) {
 /// points to `out`. `surrogates`: the payload may hold lone-surrogate
 /// stand-ins, to be dropped from kept lines.
 ///
-/// The common token — fewer than ten bytes of class 0, then ASCII
-/// whitespace — is found by one table lookup per byte and copied with one
-/// fixed-size move; a run of ten such bytes is a long token, skipped
-/// without copying; anything else (`:`, `@`, NUL, non-ASCII) takes the
-/// general path of [`push_token`].
+/// The common token — fewer than ten graphic ASCII bytes other than `:`
+/// and `@`, then ASCII whitespace — is measured by [`first_stop`] (no
+/// branch per byte) and copied with one fixed-size move; ten such bytes
+/// make a long token, skipped without copying; anything else (`:`, `@`,
+/// NUL, other controls, non-ASCII) takes the general path of
+/// [`push_token`].
 pub(crate) fn collect_lines(payload: &str, surrogates: bool, out: &mut Lines) {
     let b = payload.as_bytes();
     let n = b.len();
