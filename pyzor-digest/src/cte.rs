@@ -119,18 +119,42 @@ fn hex_digit(c: u8) -> Option<u8> {
     (c as char).to_digit(16).map(|d| d as u8)
 }
 
+/// The index of the next `=` at or after `from` (`data.len()` if none).
+/// Quoted-printable has one every few bytes (escapes) or every line (soft
+/// breaks): the first 64 bytes are searched 16 at a time without a call or
+/// a branch per byte, longer runs with `memchr`.
+fn next_eq(data: &[u8], from: usize) -> usize {
+    const ONES: u128 = u128::from_le_bytes([1; 16]);
+    const HIGHS: u128 = u128::from_le_bytes([0x80; 16]);
+    let mut i = from;
+    for _ in 0..4 {
+        let Some(chunk) = data.get(i..).and_then(<[u8]>::first_chunk::<16>) else {
+            break;
+        };
+        // a zero byte of w is an '=' of the chunk; a borrow only sets false
+        // bits above a true one
+        let w = u128::from_le_bytes(*chunk) ^ (ONES * u128::from(b'='));
+        let zeros = w.wrapping_sub(ONES) & !w & HIGHS;
+        if zeros != 0 {
+            return i + (zeros.trailing_zeros() / 8) as usize;
+        }
+        i += 16;
+    }
+    data.get(i..)
+        .and_then(|rest| memchr::memchr(b'=', rest))
+        .map_or(data.len(), |p| i + p)
+}
+
 /// `binascii.a2b_qp(data, header=False)`.
 pub(crate) fn qp(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len());
     let mut i = 0;
     let n = data.len();
     while i < n {
-        // copy everything up to the next '=' (look a few bytes ahead by
-        // hand first: dense quoted-printable has one every three bytes)
-        let near = data[i..n.min(i + 8)].iter().position(|&b| b == b'=');
-        let run = near.unwrap_or_else(|| memchr::memchr(b'=', &data[i..]).unwrap_or(n - i));
-        out.extend_from_slice(&data[i..i + run]);
-        i += run;
+        // copy everything up to the next '='
+        let eq = next_eq(data, i);
+        out.extend_from_slice(&data[i..eq]);
+        i = eq;
         if i >= n {
             break;
         }
@@ -296,6 +320,24 @@ fn strip_uu_ws(s: &[u8]) -> &[u8] {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn next_eq_finds_every_position() {
+        for len in 0..80 {
+            for at in 0..=len {
+                let mut data = vec![b'a'; len];
+                if at < len {
+                    data[at] = b'=';
+                }
+                for from in 0..=at.min(len) {
+                    assert_eq!(next_eq(&data, from), at.min(len), "{len} {at} {from}");
+                }
+            }
+        }
+        assert_eq!(next_eq(b"\xbd=>=", 0), 1);
+        assert_eq!(next_eq(b"\xbd=>=", 2), 3);
+    }
+
     use super::*;
 
     #[test]
