@@ -6,6 +6,8 @@
 
 use std::borrow::Cow;
 
+use crate::swar;
+
 /// Undoes the transfer encoding named by `cte` (the first
 /// Content-Transfer-Encoding value, lower-cased, not trimmed at the end).
 /// Unknown encodings (`7bit`, `8bit`, `binary`, `base64 `…) give the body
@@ -124,19 +126,14 @@ fn hex_digit(c: u8) -> Option<u8> {
 /// breaks): the first 64 bytes are searched 16 at a time without a call or
 /// a branch per byte, longer runs with `memchr`.
 fn next_eq(data: &[u8], from: usize) -> usize {
-    const ONES: u128 = u128::from_le_bytes([1; 16]);
-    const HIGHS: u128 = u128::from_le_bytes([0x80; 16]);
     let mut i = from;
     for _ in 0..4 {
         let Some(chunk) = data.get(i..).and_then(<[u8]>::first_chunk::<16>) else {
             break;
         };
-        // a zero byte of w is an '=' of the chunk; a borrow only sets false
-        // bits above a true one
-        let w = u128::from_le_bytes(*chunk) ^ (ONES * u128::from(b'='));
-        let zeros = w.wrapping_sub(ONES) & !w & HIGHS;
-        if zeros != 0 {
-            return i + (zeros.trailing_zeros() / 8) as usize;
+        let k = swar::first(swar::eq(swar::word(chunk), b'='));
+        if k < 16 {
+            return i + k;
         }
         i += 16;
     }

@@ -30,6 +30,7 @@ mod generated;
 mod html;
 mod mime;
 mod params;
+mod swar;
 mod text;
 
 use std::borrow::Cow;

@@ -24,6 +24,8 @@
 
 use pyzor_core::pycompat::is_py_whitespace;
 
+use crate::swar;
+
 /// Lines shorter than this (in code points) are not digested.
 pub(crate) const MIN_LINE_LENGTH: usize = 8;
 
@@ -167,14 +169,7 @@ fn push_without_nuls(piece: &str, buf: &mut Vec<u8>) {
 /// look. 16 if all are.
 #[inline]
 fn graphic_prefix(chunk: &[u8; 16]) -> usize {
-    const ONES: u128 = u128::from_le_bytes([1; 16]);
-    const HIGHS: u128 = u128::from_le_bytes([0x80; 16]);
-    let w = u128::from_le_bytes(*chunk);
-    // a byte < 0x21 sets its high bit in (w - 0x21..) & !w; a byte >= 0x80
-    // has its own high bit set; a borrow only sets false bits above a true
-    // one
-    let stops = (w.wrapping_sub(ONES * 0x21) & !w | w) & HIGHS;
-    (stops.trailing_zeros() / 8) as usize
+    swar::first(swar::not_graphic(swar::word(chunk)))
 }
 
 /// The index of the first byte of `chunk` that is not graphic ASCII
@@ -183,17 +178,8 @@ fn graphic_prefix(chunk: &[u8; 16]) -> usize {
 /// byte mispredicts once per token.
 #[inline]
 fn first_stop(chunk: &[u8; 16]) -> usize {
-    const ONES: u128 = u128::from_le_bytes([1; 16]);
-    const HIGHS: u128 = u128::from_le_bytes([0x80; 16]);
-    let w = u128::from_le_bytes(*chunk);
-    // the high bit of each byte that is < 0x21, ':', '@' or >= 0x80; a
-    // borrow can only set a false bit above a true one, which the lowest
-    // set bit ignores
-    let low = w.wrapping_sub(ONES * 0x21) & !w;
-    let colon = w ^ (ONES * u128::from(b':'));
-    let at = w ^ (ONES * u128::from(b'@'));
-    let stops = (low | colon.wrapping_sub(ONES) & !colon | at.wrapping_sub(ONES) & !at | w) & HIGHS;
-    (stops.trailing_zeros() / 8) as usize
+    let w = swar::word(chunk);
+    swar::first(swar::not_graphic(w) | swar::eq(w, b':') | swar::eq(w, b'@'))
 }
 
 /// Applies the token rules to `token` (NULs included, to be skipped) and
@@ -337,8 +323,9 @@ pub(crate) fn collect_lines(payload: &str, surrogates: bool, out: &mut Lines) {
         }
         let start = i;
         if k == 0 {
+            let chunk = b[start..].first_chunk::<16>();
             // bytes start..start + len are class 0: one code point each
-            let len = match b[start..].first_chunk::<16>() {
+            let len = match chunk {
                 Some(chunk) => first_stop(chunk),
                 None => {
                     let limit = n.min(start + LONG_TOKEN);
@@ -356,7 +343,7 @@ pub(crate) fn collect_lines(payload: &str, surrogates: bool, out: &mut Lines) {
                 continue;
             }
             if j == n || CLASS[usize::from(b[j])] & (C_WS | C_HIGH) == C_WS {
-                match b[start..].first_chunk::<16>() {
+                match chunk {
                     Some(chunk) => {
                         out.buf.extend_from_slice(chunk);
                         out.buf.truncate(out.buf.len() - 16 + len);

@@ -1,0 +1,59 @@
+//! Byte searches over 16 bytes at a time in one `u128`, without a branch
+//! per byte (SWAR): where a token or a run ends depends on the data, and a
+//! byte loop mispredicts once at every end.
+//!
+//! A mask has the high bit of each flagged byte set. The borrow of a
+//! subtraction can only set false bits *above* a truly flagged byte, so
+//! [`first`] — the lowest set bit — is exact.
+
+const ONES: u128 = u128::from_le_bytes([1; 16]);
+const HIGHS: u128 = u128::from_le_bytes([0x80; 16]);
+
+/// The 16 bytes as one word (byte 0 lowest).
+#[inline]
+pub(crate) fn word(chunk: &[u8; 16]) -> u128 {
+    u128::from_le_bytes(*chunk)
+}
+
+/// Flags the bytes equal to `c`.
+#[inline]
+pub(crate) fn eq(w: u128, c: u8) -> u128 {
+    let x = w ^ (ONES * u128::from(c));
+    x.wrapping_sub(ONES) & !x & HIGHS
+}
+
+/// Flags the bytes that are not ASCII graphic characters or DEL: below
+/// 0x21 (controls, space) or from 0x80 on.
+#[inline]
+pub(crate) fn not_graphic(w: u128) -> u128 {
+    (w.wrapping_sub(ONES * 0x21) & !w | w) & HIGHS
+}
+
+/// The index of the first flagged byte; 16 if none is.
+#[inline]
+pub(crate) fn first(mask: u128) -> usize {
+    (mask.trailing_zeros() / 8) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_byte_at_every_position() {
+        for pos in 0..16 {
+            for v in 0..=255u8 {
+                // the other bytes flagged by neither search
+                let mut chunk = [b'a'; 16];
+                chunk[pos] = v;
+                let w = word(&chunk);
+                let graphic = (0x21..=0x7f).contains(&v);
+                assert_eq!(first(not_graphic(w)), if graphic { 16 } else { pos });
+                assert_eq!(first(eq(w, b'=')), if v == b'=' { pos } else { 16 });
+            }
+        }
+        // several flagged bytes: the first counts, whatever follows
+        assert_eq!(first(eq(word(b"ab=\0==cdefghijkl"), b'=')), 2);
+        assert_eq!(first(not_graphic(word(&[0; 16]))), 0);
+    }
+}
