@@ -4,27 +4,13 @@
 
 mod common;
 
-use std::path::Path;
-
 fn corpus() -> Vec<Vec<u8>> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/digest");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    files.iter().map(|p| std::fs::read(p).unwrap()).collect()
+    pyzor_testkit::fuzz_corpus("digest", 200)
 }
 
 #[test]
 fn digest_corpus_replays() {
-    let inputs = corpus();
-    assert!(
-        inputs.len() >= 200,
-        "corpus has only {} inputs",
-        inputs.len()
-    );
-    for data in &inputs {
+    for data in &corpus() {
         let lines = pyzor_digest::predigest(data);
         assert!(lines.len() <= 6);
         assert_eq!(

@@ -405,3 +405,32 @@ impl RefPyzord {
         })
     }
 }
+
+/// The inputs a fuzz target's corpus holds (`fuzz/corpus/<target>`), in
+/// file-name order, for replaying them as ordinary tests; panics with a
+/// message naming the folder when it cannot be read or holds fewer than
+/// `at_least` inputs.
+pub fn fuzz_corpus(target: &str, at_least: usize) -> Vec<Vec<u8>> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/corpus")
+        .join(target);
+    fn fail<T>(dir: &Path, e: std::io::Error) -> T {
+        panic!("{}: {e}", dir.display())
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| fail(&dir, e))
+        .map(|e| e.unwrap_or_else(|e| fail(&dir, e)).path())
+        .collect();
+    files.sort();
+    let inputs: Vec<Vec<u8>> = files
+        .iter()
+        .map(|p| std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
+        .collect();
+    assert!(
+        inputs.len() >= at_least,
+        "{} has only {} inputs",
+        dir.display(),
+        inputs.len()
+    );
+    inputs
+}
