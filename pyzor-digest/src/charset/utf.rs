@@ -19,6 +19,25 @@ pub(crate) fn utf8(input: &[u8], errors: Errors) -> Result<String, DecodeError> 
     sink.finish()
 }
 
+/// The byte order of a UTF-16/32 text and the text after its byte-order
+/// mark: `big_endian` when fixed by the codec name, else sniffed from the
+/// little- or big-endian mark (which is skipped), else little-endian.
+fn byte_order<'a>(
+    input: &'a [u8],
+    big_endian: Option<bool>,
+    le_mark: &[u8],
+    be_mark: &[u8],
+) -> (bool, &'a [u8]) {
+    match big_endian {
+        Some(be) => (be, input),
+        None => match (input.strip_prefix(le_mark), input.strip_prefix(be_mark)) {
+            (Some(rest), _) => (false, rest),
+            (None, Some(rest)) => (true, rest),
+            (None, None) => (false, input),
+        },
+    }
+}
+
 /// UTF-16 with `big_endian` fixed, or (None) a byte-order mark sniffed and
 /// skipped (little-endian without one).
 pub(crate) fn utf16(
@@ -26,19 +45,7 @@ pub(crate) fn utf16(
     big_endian: Option<bool>,
     errors: Errors,
 ) -> Result<String, DecodeError> {
-    let mut data = input;
-    let be = match big_endian {
-        Some(be) => be,
-        None if data.starts_with(b"\xff\xfe") => {
-            data = &data[2..];
-            false
-        }
-        None if data.starts_with(b"\xfe\xff") => {
-            data = &data[2..];
-            true
-        }
-        None => false,
-    };
+    let (be, data) = byte_order(input, big_endian, b"\xff\xfe", b"\xfe\xff");
     let unit = |i: usize| -> u32 {
         let (a, b) = (u32::from(data[i]), u32::from(data[i + 1]));
         if be { a << 8 | b } else { b << 8 | a }
@@ -83,19 +90,7 @@ pub(crate) fn utf32(
     big_endian: Option<bool>,
     errors: Errors,
 ) -> Result<String, DecodeError> {
-    let mut data = input;
-    let be = match big_endian {
-        Some(be) => be,
-        None if data.starts_with(b"\xff\xfe\x00\x00") => {
-            data = &data[4..];
-            false
-        }
-        None if data.starts_with(b"\x00\x00\xfe\xff") => {
-            data = &data[4..];
-            true
-        }
-        None => false,
-    };
+    let (be, data) = byte_order(input, big_endian, b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff");
     let mut sink = Sink::new(errors, data.len() / 4);
     let mut chunks = data.chunks_exact(4);
     for c in &mut chunks {
@@ -265,6 +260,15 @@ mod tests {
         assert_eq!(
             utf32(b"\xff\xfe\x00\x00h\x00\x00\x00", None, Errors::Strict).unwrap(),
             "h"
+        );
+        assert_eq!(
+            utf32(b"\x00\x00\xfe\xff\x00\x00\x00h", None, Errors::Strict).unwrap(),
+            "h"
+        );
+        // a fixed byte order keeps the mark as U+FEFF
+        assert_eq!(
+            utf16(b"\xff\xfeh\x00", Some(false), Errors::Strict).unwrap(),
+            "\u{feff}h"
         );
         assert_eq!(
             utf32(b"\x00\xd8\x00\x00h\x00\x00\x00\x01", None, Errors::Replace).unwrap(),
