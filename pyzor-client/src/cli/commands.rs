@@ -227,12 +227,9 @@ fn check_like(ctx: &mut Context<'_>, op: Op) -> CmdResult {
                     tuple(resp.code, &resp.diag)
                 ));
             }
-            Err(ClientError::Server { code, diag }) => {
-                // an invalid digest of the digests style
-                all_ok = false;
-                text.push_str(&format!("{}{}\n", prefix(&server), tuple(code, &diag)));
-            }
             Err(e) => {
+                // a server error (also an invalid digest of the digests
+                // style) or a failed request: the same line
                 all_ok = false;
                 text.push_str(&error_line(&server, &e));
             }
@@ -293,10 +290,6 @@ fn info(ctx: &mut Context<'_>) -> CmdResult {
                     all_ok = false;
                 }
                 text.push('\n');
-            }
-            Err(ClientError::Server { code, diag }) => {
-                all_ok = false;
-                text.push_str(&format!("{}{}\n", prefix(&server), tuple(code, &diag)));
             }
             Err(e) => {
                 all_ok = false;
