@@ -1,0 +1,156 @@
+//! The byte classes of a 64-byte block as bit masks (bit `i` for byte
+//! `i`), for the line scanner: where tokens start and end, where lines
+//! break, and which bytes a token rule must look at, found for 64 bytes at
+//! once so that a token costs a few bit operations and no branch per byte.
+//!
+//! On x86-64 the masks come from SSE2 compares (part of the x86-64
+//! baseline), called through `safe_arch`'s safe wrappers; elsewhere from
+//! a table lookup per byte. The two are checked against each other on
+//! every byte value at every position.
+
+/// Bytes per block.
+pub(crate) const BLOCK: usize = 64;
+
+/// The classes of one block's bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Masks {
+    /// ASCII whitespace (`str.isspace()`): TAB, LF, VT, FF, CR, FS, GS,
+    /// RS, US and space.
+    pub(crate) ws: u64,
+    /// ASCII line breaks (`str.splitlines()`): LF, VT, FF, CR, FS, GS, RS.
+    pub(crate) brk: u64,
+    /// Bytes a token rule must look at: NUL, `:`, `@` and every byte from
+    /// 0x80 on (a non-ASCII character may be whitespace or a line break,
+    /// and counts as one code point for several bytes).
+    pub(crate) special: u64,
+}
+
+/// The classes of one byte, as the scalar definition the SIMD version is
+/// checked against: (whitespace, line break, special).
+const fn byte_class(c: u8) -> (bool, bool, bool) {
+    let brk = matches!(c, b'\n' | b'\r' | 0x0b | 0x0c | 0x1c | 0x1d | 0x1e);
+    let ws = brk || matches!(c, b'\t' | 0x1f | b' ');
+    let special = matches!(c, 0 | b':' | b'@') || c >= 0x80;
+    (ws, brk, special)
+}
+
+/// The masks of `block`, one byte at a time.
+#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+fn masks_scalar(block: &[u8; BLOCK]) -> Masks {
+    let mut m = Masks {
+        ws: 0,
+        brk: 0,
+        special: 0,
+    };
+    for (i, &c) in block.iter().enumerate() {
+        let (ws, brk, special) = byte_class(c);
+        m.ws |= u64::from(ws) << i;
+        m.brk |= u64::from(brk) << i;
+        m.special |= u64::from(special) << i;
+    }
+    m
+}
+
+/// The masks of `block`, sixteen bytes per SSE2 compare.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn masks_sse2(block: &[u8; BLOCK]) -> Masks {
+    use safe_arch::{
+        bitor_m128i, cmp_eq_mask_i8_m128i, load_unaligned_m128i, m128i, min_u8_m128i,
+        move_mask_i8_m128i, set_splat_i8_m128i, sub_i8_m128i,
+    };
+    let splat = |c: u8| set_splat_i8_m128i(c as i8);
+    // lanes in lo..lo + len (unsigned): lane - lo, clamped to len - 1,
+    // is unchanged
+    let in_range = |v: m128i, lo: u8, len: u8| {
+        let d = sub_i8_m128i(v, splat(lo));
+        cmp_eq_mask_i8_m128i(min_u8_m128i(d, splat(len - 1)), d)
+    };
+    let eq = |v: m128i, c: u8| cmp_eq_mask_i8_m128i(v, splat(c));
+    // bits of one 16-lane mask
+    let bits = |v: m128i| u64::from(move_mask_i8_m128i(v) as u16);
+    let mut m = Masks {
+        ws: 0,
+        brk: 0,
+        special: 0,
+    };
+    for (k, chunk) in block.as_chunks::<16>().0.iter().enumerate() {
+        let v = load_unaligned_m128i(chunk);
+        // TAB..CR, FS..space
+        let ws = bitor_m128i(in_range(v, 0x09, 5), in_range(v, 0x1c, 5));
+        // LF..CR, FS..RS
+        let brk = bitor_m128i(in_range(v, 0x0a, 4), in_range(v, 0x1c, 3));
+        let special = bitor_m128i(bitor_m128i(eq(v, 0), eq(v, b':')), eq(v, b'@'));
+        let shift = 16 * k;
+        m.ws |= bits(ws) << shift;
+        m.brk |= bits(brk) << shift;
+        // the high bit of a lane is the byte's own high bit
+        m.special |= (bits(special) | bits(v)) << shift;
+    }
+    m
+}
+
+/// The masks of `block`.
+#[inline]
+pub(crate) fn masks(block: &[u8; BLOCK]) -> Masks {
+    #[cfg(target_arch = "x86_64")]
+    {
+        masks_sse2(block)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        masks_scalar(block)
+    }
+}
+
+/// Bits `0..k` set (`k` < 64).
+#[inline]
+pub(crate) fn below(k: u32) -> u64 {
+    (1u64 << k) - 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scalar_classes() {
+        let m = masks_scalar(&[b'a'; BLOCK]);
+        assert_eq!((m.ws, m.brk, m.special), (0, 0, 0));
+        let mut block = [b'a'; BLOCK];
+        block[..8].copy_from_slice(b" \t\n:@\0\x80\x1f");
+        let m = masks_scalar(&block);
+        assert_eq!(m.ws, 0b1000_0111);
+        assert_eq!(m.brk, 0b0000_0100);
+        assert_eq!(m.special, 0b0111_1000);
+        assert_eq!(below(0), 0);
+        assert_eq!(below(3), 0b111);
+        assert_eq!(below(63), u64::MAX >> 1);
+    }
+
+    #[test]
+    fn every_byte_at_every_position_both_ways() {
+        for pos in 0..BLOCK {
+            for v in 0..=255u8 {
+                for fill in [b'a', b' ', 0xe3] {
+                    let mut block = [fill; BLOCK];
+                    block[pos] = v;
+                    let m = masks(&block);
+                    assert_eq!(m, masks_scalar(&block), "{v:#x} at {pos} in {fill:#x}");
+                    let (ws, brk, special) = byte_class(v);
+                    assert_eq!(m.ws >> pos & 1 == 1, ws);
+                    assert_eq!(m.brk >> pos & 1 == 1, brk);
+                    assert_eq!(m.special >> pos & 1 == 1, special);
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn simd_matches_scalar(bytes in proptest::collection::vec(proptest::num::u8::ANY, BLOCK)) {
+            let block: [u8; BLOCK] = bytes.try_into().unwrap();
+            proptest::prop_assert_eq!(masks(&block), masks_scalar(&block));
+        }
+    }
+}
