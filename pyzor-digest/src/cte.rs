@@ -117,9 +117,22 @@ pub(crate) fn base64(body: &[u8]) -> Vec<u8> {
     out
 }
 
-fn hex_digit(c: u8) -> Option<u8> {
-    (c as char).to_digit(16).map(|d| d as u8)
-}
+/// Hex digit values (either case); 0xFF for other bytes.
+const HEX: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
 
 /// The index of the next `=` at or after `from` (`data.len()` if none).
 /// Quoted-printable has one every few bytes (escapes) or every line (soft
@@ -148,12 +161,21 @@ pub(crate) fn qp(data: &[u8]) -> Vec<u8> {
     let mut i = 0;
     let n = data.len();
     while i < n {
-        // copy everything up to the next '='
-        let eq = next_eq(data, i);
-        out.extend_from_slice(&data[i..eq]);
-        i = eq;
-        if i >= n {
-            break;
+        if data[i] != b'=' {
+            // copy everything up to the next '='
+            let eq = next_eq(data, i);
+            out.extend_from_slice(&data[i..eq]);
+            i = eq;
+            continue;
+        }
+        // an escape: two hex digits (the common case in encoded text)
+        if let Some(&[_, h, l]) = data.get(i..i + 3).and_then(<[u8]>::first_chunk::<3>) {
+            let (h, l) = (HEX[usize::from(h)], HEX[usize::from(l)]);
+            if h | l < 16 {
+                out.push(h << 4 | l);
+                i += 3;
+                continue;
+            }
         }
         i += 1;
         if i >= n {
@@ -174,13 +196,8 @@ pub(crate) fn qp(data: &[u8]) -> Vec<u8> {
                 out.push(b'=');
                 i += 1;
             }
-            c => match (i + 1 < n).then(|| (hex_digit(c), hex_digit(data[i + 1]))) {
-                Some((Some(h), Some(l))) => {
-                    out.push(h << 4 | l);
-                    i += 2;
-                }
-                _ => out.push(b'='),
-            },
+            // not an escape: the '=' is kept, what follows is copied
+            _ => out.push(b'='),
         }
     }
     out
@@ -363,6 +380,51 @@ mod tests {
         assert_eq!(qp(b"= \n"), b"= \n");
         assert_eq!(qp(b"end="), b"end");
         assert_eq!(qp(b"=4"), b"=4");
+    }
+
+    /// `binascii.a2b_qp` one byte at a time, as CPython writes it.
+    fn qp_model(data: &[u8]) -> Vec<u8> {
+        let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+        let (mut out, mut i, n) = (Vec::new(), 0, data.len());
+        while i < n {
+            if data[i] != b'=' {
+                out.push(data[i]);
+                i += 1;
+            } else if i + 1 >= n {
+                break;
+            } else if data[i + 1] == b'\n' || data[i + 1] == b'\r' {
+                // soft line break: up to and including the next LF
+                i += 1;
+                while i < n && data[i] != b'\n' {
+                    i += 1;
+                }
+                i += 1;
+            } else if data[i + 1] == b'=' {
+                out.push(b'=');
+                i += 2;
+            } else if let (Some(h), Some(l)) =
+                (hex(data[i + 1]), data.get(i + 2).and_then(|&c| hex(c)))
+            {
+                out.push(h << 4 | l);
+                i += 3;
+            } else {
+                out.push(b'=');
+                i += 1;
+            }
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn qp_matches_the_plain_model(
+            data in proptest::collection::vec(
+                proptest::sample::select(b"==\r\n0aAfFgz \t\x80".to_vec()),
+                0..200,
+            )
+        ) {
+            proptest::prop_assert_eq!(qp(&data), qp_model(&data));
+        }
     }
 
     #[test]

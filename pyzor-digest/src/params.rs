@@ -27,11 +27,15 @@ pub(crate) enum ParamValue {
 
 /// `email.utils.unquote`.
 pub(crate) fn unquote(s: &str) -> String {
-    if s.chars().count() > 1 {
+    // more than one character: a single multi-byte one is neither a quote
+    // nor a bracket, so the byte length tells the same
+    if s.len() > 1 {
         if s.starts_with('"') && s.ends_with('"') {
-            return s[1..s.len() - 1]
-                .replace("\\\\", "\\")
-                .replace("\\\"", "\"");
+            let inner = &s[1..s.len() - 1];
+            if !inner.contains('\\') {
+                return inner.to_owned();
+            }
+            return inner.replace("\\\\", "\\").replace("\\\"", "\"");
         }
         if s.starts_with('<') && s.ends_with('>') {
             return s[1..s.len() - 1].to_owned();
@@ -74,10 +78,13 @@ fn param_pieces(header: &str) -> impl Iterator<Item = (Cow<'_, str>, &str)> {
         Some(match f.find('=') {
             Some(i) => {
                 let name = py_strip(&f[..i]);
-                let name = if name
-                    .chars()
-                    .any(|c| c.to_lowercase().ne(std::iter::once(c)))
-                {
+                let changes = if name.is_ascii() {
+                    name.bytes().any(|b| b.is_ascii_uppercase())
+                } else {
+                    name.chars()
+                        .any(|c| c.to_lowercase().ne(std::iter::once(c)))
+                };
+                let name = if changes {
                     Cow::Owned(name.to_lowercase())
                 } else {
                     Cow::Borrowed(name)
@@ -182,8 +189,13 @@ pub(crate) fn get_param(header: &str, name: &str) -> Option<ParamValue> {
                 }
             }
             None if matches(&pname) => {
-                // re-quoted by decode_params, unquoted again by get_param
-                let requoted = format!("\"{}\"", quote(&unquote(value)));
+                // re-quoted by decode_params, unquoted again by get_param:
+                // the same text unless it has a quote or a backslash
+                let value = unquote(value);
+                if !value.contains(['"', '\\']) {
+                    return Some(ParamValue::Plain(value));
+                }
+                let requoted = format!("\"{}\"", quote(&value));
                 return Some(ParamValue::Plain(unquote(&requoted)));
             }
             None => {}
