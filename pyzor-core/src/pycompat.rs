@@ -25,7 +25,20 @@ pub fn is_py_whitespace(c: char) -> bool {
 
 /// Python's `str.strip()` with no argument.
 pub fn py_strip(s: &str) -> &str {
-    s.trim_matches(is_py_whitespace)
+    // ASCII whitespace byte by byte; the character-wise trim only when a
+    // non-ASCII character is left at either end (it may be whitespace)
+    let ascii_ws = |b: u8| matches!(b, 0x09..=0x0d | 0x1c..=0x20);
+    let b = s.as_bytes();
+    let start = b.iter().position(|&c| !ascii_ws(c)).unwrap_or(b.len());
+    let end = b
+        .iter()
+        .rposition(|&c| !ascii_ws(c))
+        .map_or(start, |e| e + 1);
+    let t = &s[start..end];
+    match (t.as_bytes().first(), t.as_bytes().last()) {
+        (Some(&f), Some(&l)) if f >= 0x80 || l >= 0x80 => t.trim_matches(is_py_whitespace),
+        _ => t,
+    }
 }
 
 /// Python's `repr()` of a `str`: single quotes unless the text contains `'`
@@ -174,6 +187,15 @@ pub fn py_float(s: &str) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn strip_is_a_trim_of_python_whitespace(
+            s in proptest::string::string_regex("[ \t\n\u{1c}\u{1f}\u{85}\u{a0}\u{3000}a\u{e9}\u{4e2d}:]{0,12}").unwrap()
+        ) {
+            proptest::prop_assert_eq!(py_strip(&s), s.trim_matches(is_py_whitespace));
+        }
+    }
 
     #[test]
     fn whitespace_set_matches_python() {

@@ -9,18 +9,30 @@ use std::borrow::Cow;
 use crate::swar;
 
 /// Undoes the transfer encoding named by `cte` (the first
-/// Content-Transfer-Encoding value, lower-cased, not trimmed at the end).
-/// Unknown encodings (`7bit`, `8bit`, `binary`, `base64 `…) give the body
+/// Content-Transfer-Encoding value, not trimmed at the end). Unknown
+/// encodings (`7bit`, `8bit`, `binary`, `base64 `…) give the body
 /// unchanged.
+///
+/// The reference compares `str.lower()` of the value; an ASCII-only
+/// case-insensitive comparison is the same here, because the value's only
+/// non-ASCII character is U+FFFD (for 8-bit bytes), which lower-cases to
+/// itself.
 pub(crate) fn decode<'a>(cte: &str, body: &'a [u8]) -> Cow<'a, [u8]> {
-    match cte {
-        "quoted-printable" => Cow::Owned(qp(body)),
-        "base64" => Cow::Owned(base64(body)),
-        "x-uuencode" | "uuencode" | "uue" | "x-uue" => match uu(body) {
+    let is = |name: &str| cte.eq_ignore_ascii_case(name);
+    if is("quoted-printable") {
+        Cow::Owned(qp(body))
+    } else if is("base64") {
+        Cow::Owned(base64(body))
+    } else if ["x-uuencode", "uuencode", "uue", "x-uue"]
+        .into_iter()
+        .any(is)
+    {
+        match uu(body) {
             Some(v) => Cow::Owned(v),
             None => Cow::Borrowed(body),
-        },
-        _ => Cow::Borrowed(body),
+        }
+    } else {
+        Cow::Borrowed(body)
     }
 }
 

@@ -126,11 +126,11 @@ fn payloads(raw: &[u8]) -> Vec<Payload<'_>> {
         let (main, sub) = node.content_type();
         let body = node.payload(raw);
         if main == "text" {
-            let cte = node.cte.as_deref().unwrap_or_default().to_lowercase();
+            let cte = node.cte.as_deref().unwrap_or_default();
             let label = params::content_charset(node.content_type.as_deref());
             let payload = match body {
-                Cow::Borrowed(b) => text_payload(b, &cte, label.as_deref()),
-                Cow::Owned(v) => text_payload(&v, &cte, label.as_deref()).into_owned(),
+                Cow::Borrowed(b) => text_payload(b, cte, label.as_deref()),
+                Cow::Owned(v) => text_payload(&v, cte, label.as_deref()).into_owned(),
             };
             if sub == "html" {
                 out.push(Payload {

@@ -48,11 +48,12 @@ enum Matcher {
 
 /// One MIME node.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Node {
-    /// The first Content-Type value (8-bit bytes read as U+FFFD).
-    pub content_type: Option<String>,
+pub(crate) struct Node<'a> {
+    /// The first Content-Type value (8-bit bytes read as U+FFFD; borrowed
+    /// from the message when ASCII).
+    pub content_type: Option<Cow<'a, str>>,
     /// The first Content-Transfer-Encoding value.
-    pub cte: Option<String>,
+    pub cte: Option<Cow<'a, str>>,
     /// Default type `message/rfc822` (inside `multipart/digest`) instead of
     /// `text/plain`.
     pub default_message: bool,
@@ -61,24 +62,25 @@ pub(crate) struct Node {
     pub children: Vec<usize>,
     /// The payload of a leaf, as byte ranges of the raw message.
     pub payload: Vec<(usize, usize)>,
-    /// (maintype, subtype), computed once the headers are known.
-    ctype: Option<(String, String)>,
+    /// `maintype/subtype` and the index of its `/`, computed once the
+    /// headers are known.
+    ctype: Option<(String, usize)>,
 }
 
-impl Node {
+impl Node<'_> {
     /// (maintype, subtype) as `get_content_type()` gives them.
     pub fn content_type(&self) -> (&str, &str) {
         match &self.ctype {
-            Some((m, s)) => (m, s),
+            Some((t, slash)) => (&t[..*slash], &t[slash + 1..]),
             None => ("text", "plain"),
         }
     }
 
-    fn compute_content_type(&self) -> (String, String) {
+    fn compute_content_type(&self) -> (String, usize) {
         match &self.content_type {
             Some(v) => params::content_type(v),
-            None if self.default_message => ("message".into(), "rfc822".into()),
-            None => ("text".into(), "plain".into()),
+            None if self.default_message => ("message/rfc822".into(), 7),
+            None => ("text/plain".into(), 4),
         }
     }
 
@@ -115,7 +117,7 @@ struct Parser<'a> {
     blank_active: usize,
     /// Reused buffer for a node's header lines.
     scratch: Vec<Line>,
-    nodes: Vec<Node>,
+    nodes: Vec<Node<'a>>,
     /// The message stack (`_msgstack`), innermost last.
     stack: Vec<usize>,
     /// The most recently created message (`_last`).
@@ -123,7 +125,7 @@ struct Parser<'a> {
 }
 
 /// Parses a raw message into its MIME nodes, in walk order.
-pub(crate) fn parse(raw: &[u8]) -> Vec<Node> {
+pub(crate) fn parse(raw: &[u8]) -> Vec<Node<'_>> {
     let mut p = Parser {
         raw,
         pos: 0,
@@ -156,13 +158,15 @@ fn header_line(line: &[u8]) -> bool {
 
 /// Decodes header bytes the way compat32 reads them back: ASCII as is,
 /// every byte >= 0x80 as U+FFFD.
-fn header_text(bytes: &[u8]) -> String {
+fn header_text(bytes: &[u8]) -> Cow<'_, str> {
     match std::str::from_utf8(bytes) {
-        Ok(s) if bytes.is_ascii() => s.to_owned(),
-        _ => bytes
-            .iter()
-            .map(|&b| if b < 0x80 { char::from(b) } else { '\u{fffd}' })
-            .collect(),
+        Ok(s) if s.is_ascii() => Cow::Borrowed(s),
+        _ => Cow::Owned(
+            bytes
+                .iter()
+                .map(|&b| if b < 0x80 { char::from(b) } else { '\u{fffd}' })
+                .collect(),
+        ),
     }
 }
 

@@ -75,7 +75,7 @@ fn param_pieces(header: &str) -> impl Iterator<Item = (Cow<'_, str>, &str)> {
         }
         pos = (end < b.len()).then_some(end + 1);
         let f = py_strip(&header[start..end]);
-        Some(match f.find('=') {
+        Some(match f.bytes().position(|b| b == b'=') {
             Some(i) => {
                 let name = py_strip(&f[..i]);
                 let changes = if name.is_ascii() {
@@ -98,7 +98,7 @@ fn param_pieces(header: &str) -> impl Iterator<Item = (Cow<'_, str>, &str)> {
 
 /// The RFC 2231 continuation syntax `^(\w+)\*(([0-9]+)\*?)?$` (ASCII).
 fn rfc2231_continuation(name: &str) -> Option<(&str, Option<&str>)> {
-    let star = name.find('*')?;
+    let star = name.bytes().position(|b| b == b'*')?;
     let base = &name[..star];
     if base.is_empty() || !base.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
         return None;
@@ -159,13 +159,15 @@ type Continuation = (Option<String>, String, bool);
 /// first, then plain parameters in order, then RFC 2231 ones (grouped by
 /// name, in first-seen order); the first whose name matches wins. Only the
 /// continuations of the wanted name are kept.
+/// `name` is lower-case ASCII (`charset`, `boundary`).
 pub(crate) fn get_param(header: &str, name: &str) -> Option<ParamValue> {
-    let want = name.to_lowercase();
+    debug_assert!(!name.bytes().any(|b| !b.is_ascii_lowercase()));
     let matches = |k: &str| {
         if k.is_ascii() {
-            k.eq_ignore_ascii_case(&want)
+            k.eq_ignore_ascii_case(name)
         } else {
-            k.to_lowercase() == want
+            // U+212A KELVIN SIGN lower-cases to 'k', U+0130 to "i̇"
+            k.to_lowercase() == name
         }
     };
     let mut pieces = param_pieces(header);
@@ -275,7 +277,9 @@ pub(crate) fn content_charset(content_type: Option<&str>) -> Option<String> {
     if !cs.is_ascii() {
         return None;
     }
-    Some(cs.to_lowercase())
+    let mut cs = cs;
+    cs.make_ascii_lowercase();
+    Some(cs)
 }
 
 /// What `get_param('charset', 'ascii')` gives the non-decoding payload path.
@@ -315,19 +319,22 @@ pub(crate) fn boundary(content_type: Option<&str>) -> Option<String> {
 
 /// `Message.get_content_type()` split into (maintype, subtype), from the
 /// first Content-Type value; `None` when the header is absent.
-pub(crate) fn content_type(value: &str) -> (String, String) {
-    let head = match value.split_once(';') {
-        Some((a, _)) => a,
+/// Returns the lower-cased `maintype/subtype` and the index of its `/`.
+pub(crate) fn content_type(value: &str) -> (String, usize) {
+    let head = match value.bytes().position(|b| b == b';') {
+        Some(i) => &value[..i],
         None => value,
     };
-    let mut main = py_strip(head).to_lowercase();
-    match main.find('/') {
-        Some(slash) if !main[slash + 1..].contains('/') => {
-            let sub = main[slash + 1..].to_owned();
-            main.truncate(slash);
-            (main, sub)
-        }
-        _ => ("text".to_owned(), "plain".to_owned()),
+    let head = py_strip(head);
+    let ctype = if head.is_ascii() {
+        head.to_ascii_lowercase()
+    } else {
+        head.to_lowercase()
+    };
+    let mut slashes = ctype.bytes().enumerate().filter(|&(_, b)| b == b'/');
+    match (slashes.next(), slashes.next()) {
+        (Some((slash, _)), None) => (ctype, slash),
+        _ => ("text/plain".to_owned(), 4),
     }
 }
 
@@ -390,13 +397,16 @@ mod tests {
 
     #[test]
     fn content_types() {
-        assert_eq!(
-            content_type("TEXT/HTML; x=y"),
-            ("text".into(), "html".into())
-        );
-        assert_eq!(content_type("text/ html"), ("text".into(), " html".into()));
-        assert_eq!(content_type("html"), ("text".into(), "plain".into()));
-        assert_eq!(content_type("a/b/c"), ("text".into(), "plain".into()));
+        let split = |v: &str| {
+            let (t, slash) = content_type(v);
+            (t[..slash].to_owned(), t[slash + 1..].to_owned())
+        };
+        let pair = |m: &str, s: &str| (m.to_owned(), s.to_owned());
+        assert_eq!(split("TEXT/HTML; x=y"), pair("text", "html"));
+        assert_eq!(split("text/ html"), pair("text", " html"));
+        assert_eq!(split("html"), pair("text", "plain"));
+        assert_eq!(split("a/b/c"), pair("text", "plain"));
+        assert_eq!(split(" \u{130}MAGE/PNG "), pair("i\u{307}mage", "png"));
     }
 
     #[test]
