@@ -103,6 +103,63 @@ pub(crate) fn masks(block: &[u8; BLOCK]) -> Masks {
     }
 }
 
+/// The bits of the ASCII whitespace bytes of a 16-byte chunk.
+#[inline(always)]
+fn ws16(chunk: &[u8; 16]) -> u32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use safe_arch::{
+            bitor_m128i, cmp_eq_mask_i8_m128i, load_unaligned_m128i, min_u8_m128i,
+            move_mask_i8_m128i, set_splat_i8_m128i, sub_i8_m128i,
+        };
+        let v = load_unaligned_m128i(chunk);
+        let in_range = |lo: u8, len: u8| {
+            let d = sub_i8_m128i(v, set_splat_i8_m128i(lo as i8));
+            cmp_eq_mask_i8_m128i(min_u8_m128i(d, set_splat_i8_m128i((len - 1) as i8)), d)
+        };
+        u32::from(move_mask_i8_m128i(bitor_m128i(in_range(0x09, 5), in_range(0x1c, 5))) as u16)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let mut m = 0;
+        for (i, &c) in chunk.iter().enumerate() {
+            m |= u32::from(byte_class(c).0) << i;
+        }
+        m
+    }
+}
+
+/// The number of leading ASCII whitespace bytes of `b` (the ASCII part
+/// of `str.isspace()`), sixteen at a time.
+pub(crate) fn ws_prefix(b: &[u8]) -> usize {
+    let mut i = 0;
+    while let Some(chunk) = b.get(i..).and_then(<[u8]>::first_chunk::<16>) {
+        let run = ws16(chunk).trailing_ones() as usize;
+        i += run;
+        if run < 16 {
+            return i;
+        }
+    }
+    i + b[i..].iter().take_while(|&&c| byte_class(c).0).count()
+}
+
+/// The number of trailing ASCII whitespace bytes of `b`.
+pub(crate) fn ws_suffix(b: &[u8]) -> usize {
+    let mut n = 0;
+    while let Some(chunk) = b[..b.len() - n].last_chunk::<16>() {
+        let run = (ws16(chunk) << 16).leading_ones() as usize;
+        n += run;
+        if run < 16 {
+            return n;
+        }
+    }
+    n + b[..b.len() - n]
+        .iter()
+        .rev()
+        .take_while(|&&c| byte_class(c).0)
+        .count()
+}
+
 /// Bits `0..k` set (`k` < 64).
 #[inline]
 pub(crate) fn below(k: u32) -> u64 {
@@ -147,6 +204,20 @@ mod tests {
     }
 
     proptest::proptest! {
+        #[test]
+        fn whitespace_runs_at_both_ends(
+            bytes in proptest::collection::vec(
+                proptest::sample::select(b" \t\n\r\x0b\x0c\x1c\x1f\x08\x0ea\x85\xa0".to_vec()),
+                0..80,
+            )
+        ) {
+            let ws = |c: &u8| byte_class(*c).0;
+            let prefix = bytes.iter().take_while(|c| ws(c)).count();
+            let suffix = bytes.iter().rev().take_while(|c| ws(c)).count();
+            proptest::prop_assert_eq!(ws_prefix(&bytes), prefix);
+            proptest::prop_assert_eq!(ws_suffix(&bytes), suffix);
+        }
+
         #[test]
         fn simd_matches_scalar(bytes in proptest::collection::vec(proptest::num::u8::ANY, BLOCK)) {
             let block: [u8; BLOCK] = bytes.try_into().unwrap();

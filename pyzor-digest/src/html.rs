@@ -19,6 +19,7 @@ use memchr::memchr;
 
 use pyzor_core::pycompat::{is_py_whitespace, py_strip};
 
+use crate::block;
 use crate::generated::entities::{ENTITIES, INVALID_CHARREFS, INVALID_CODEPOINTS};
 
 /// `"script"` or `"style"` if the tag name `name` lowercases (Python's
@@ -68,7 +69,16 @@ impl Parser<'_> {
         if !self.collect {
             return;
         }
-        let d = py_strip(data);
+        // ASCII whitespace sixteen bytes at a time; the character-wise
+        // strip only when a non-ASCII character is left at an end
+        let b = data.as_bytes();
+        let start = block::ws_prefix(b);
+        let end = b.len() - block::ws_suffix(&b[start..]);
+        let d = &data[start..end];
+        let d = match (d.as_bytes().first(), d.as_bytes().last()) {
+            (Some(&f), Some(&l)) if f >= 0x80 || l >= 0x80 => py_strip(d),
+            _ => d,
+        };
         if !d.is_empty() {
             if !self.text.is_empty() {
                 self.text.push(' ');
@@ -107,6 +117,14 @@ impl Parser<'_> {
                     self.handle_data(&raw[i..j]);
                 }
             } else {
+                // text between tags is often only indentation: skipped
+                // sixteen bytes at a time, it is no data at all
+                let lead = block::ws_prefix(&b[i..]);
+                if b.get(i + lead) == Some(&b'<') {
+                    i += lead;
+                } else if i + lead == n && lead > 0 {
+                    break; // only whitespace is left: no data
+                }
                 match memchr(b'<', &b[i..]) {
                     Some(off) => j = i + off,
                     None => {
@@ -641,6 +659,24 @@ mod tests {
             "a b c d"
         );
         assert_eq!(html_to_text("<title>T</title><img alt='x'>body"), "T body");
+    }
+
+    #[test]
+    fn indentation_between_tags_is_no_data() {
+        let indent = " \t\r\n".repeat(20);
+        let html = format!("{indent}<p>{indent}a{indent}</p>{indent}<p>b c</p>{indent}");
+        assert_eq!(html_to_text(&html), "a b c");
+        // whitespace then an entity, then whitespace only at the end
+        assert_eq!(html_to_text(&format!("<p>{indent}&amp;{indent}</p>")), "&");
+        assert_eq!(html_to_text(&format!("x{indent}")), "x");
+        assert_eq!(html_to_text(&format!("x</p>{indent}")), "x");
+        // non-ASCII whitespace (NBSP, ideographic space) is stripped too
+        assert_eq!(
+            html_to_text("<p>\u{a0} a \u{3000}</p> \u{a0} <p>&nbsp;b</p>"),
+            "a b"
+        );
+        // an unterminated '&' after indentation still holds back the end
+        assert_eq!(html_to_text(&format!("a<p>{indent}&b")), "a");
     }
 
     #[test]
