@@ -682,6 +682,9 @@ mod tests {
                     proptest::string::string_regex("[a-zA-Z0-9]{1,20}").unwrap(),
                     // tokens across the scanner's 64-byte blocks
                     proptest::string::string_regex("[a-z]{40,140}").unwrap(),
+                    // runs of 2-, 3- and 4-byte characters: short tokens
+                    // of more than 16 bytes, long ones of few characters
+                    proptest::string::string_regex("[a\u{e9}\u{4e2d}\u{10348}]{1,14}").unwrap(),
                     proptest::prop_oneof![
                         proptest::strategy::Just(" ".to_owned()),
                         proptest::strategy::Just("\n".to_owned()),
