@@ -25,9 +25,10 @@ pub(crate) struct Masks {
     pub(crate) special: u64,
 }
 
-/// The classes of one byte, as the scalar definition the SIMD version is
-/// checked against: (whitespace, line break, special).
-const fn byte_class(c: u8) -> (bool, bool, bool) {
+/// The classes of one byte: (whitespace, line break, special). The one
+/// definition of these sets: the SIMD version is checked against it and
+/// the scanner's byte table is built from it.
+pub(crate) const fn byte_class(c: u8) -> (bool, bool, bool) {
     let brk = matches!(c, b'\n' | b'\r' | 0x0b | 0x0c | 0x1c | 0x1d | 0x1e);
     let ws = brk || matches!(c, b'\t' | 0x1f | b' ');
     let special = matches!(c, 0 | b':' | b'@') || c >= 0x80;
@@ -51,24 +52,50 @@ fn masks_scalar(block: &[u8; BLOCK]) -> Masks {
     m
 }
 
+/// SSE2 lane tests, through `safe_arch`'s safe wrappers.
+#[cfg(target_arch = "x86_64")]
+mod sse2 {
+    use safe_arch::{
+        bitor_m128i, cmp_eq_mask_i8_m128i, m128i, min_u8_m128i, move_mask_i8_m128i,
+        set_splat_i8_m128i, sub_i8_m128i,
+    };
+
+    fn splat(c: u8) -> m128i {
+        set_splat_i8_m128i(c as i8)
+    }
+
+    /// Lanes in `lo..lo + len` (unsigned): lane - lo, clamped to len - 1,
+    /// is unchanged.
+    #[inline(always)]
+    pub(super) fn in_range(v: m128i, lo: u8, len: u8) -> m128i {
+        let d = sub_i8_m128i(v, splat(lo));
+        cmp_eq_mask_i8_m128i(min_u8_m128i(d, splat(len - 1)), d)
+    }
+
+    #[inline(always)]
+    pub(super) fn eq(v: m128i, c: u8) -> m128i {
+        cmp_eq_mask_i8_m128i(v, splat(c))
+    }
+
+    /// ASCII whitespace lanes: TAB..CR, FS..space.
+    #[inline(always)]
+    pub(super) fn ws(v: m128i) -> m128i {
+        bitor_m128i(in_range(v, 0x09, 5), in_range(v, 0x1c, 5))
+    }
+
+    /// The bits of a 16-lane mask (or of the lanes' high bits).
+    #[inline(always)]
+    pub(super) fn bits(v: m128i) -> u64 {
+        u64::from(move_mask_i8_m128i(v) as u16)
+    }
+}
+
 /// The masks of `block`, sixteen bytes per SSE2 compare.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn masks_sse2(block: &[u8; BLOCK]) -> Masks {
-    use safe_arch::{
-        bitor_m128i, cmp_eq_mask_i8_m128i, load_unaligned_m128i, m128i, min_u8_m128i,
-        move_mask_i8_m128i, set_splat_i8_m128i, sub_i8_m128i,
-    };
-    let splat = |c: u8| set_splat_i8_m128i(c as i8);
-    // lanes in lo..lo + len (unsigned): lane - lo, clamped to len - 1,
-    // is unchanged
-    let in_range = |v: m128i, lo: u8, len: u8| {
-        let d = sub_i8_m128i(v, splat(lo));
-        cmp_eq_mask_i8_m128i(min_u8_m128i(d, splat(len - 1)), d)
-    };
-    let eq = |v: m128i, c: u8| cmp_eq_mask_i8_m128i(v, splat(c));
-    // bits of one 16-lane mask
-    let bits = |v: m128i| u64::from(move_mask_i8_m128i(v) as u16);
+    use safe_arch::{bitor_m128i, load_unaligned_m128i};
+    use sse2::{bits, eq, in_range};
     let mut m = Masks {
         ws: 0,
         brk: 0,
@@ -76,13 +103,11 @@ fn masks_sse2(block: &[u8; BLOCK]) -> Masks {
     };
     for (k, chunk) in block.as_chunks::<16>().0.iter().enumerate() {
         let v = load_unaligned_m128i(chunk);
-        // TAB..CR, FS..space
-        let ws = bitor_m128i(in_range(v, 0x09, 5), in_range(v, 0x1c, 5));
         // LF..CR, FS..RS
         let brk = bitor_m128i(in_range(v, 0x0a, 4), in_range(v, 0x1c, 3));
         let special = bitor_m128i(bitor_m128i(eq(v, 0), eq(v, b':')), eq(v, b'@'));
         let shift = 16 * k;
-        m.ws |= bits(ws) << shift;
+        m.ws |= bits(sse2::ws(v)) << shift;
         m.brk |= bits(brk) << shift;
         // the high bit of a lane is the byte's own high bit
         m.special |= (bits(special) | bits(v)) << shift;
@@ -108,16 +133,7 @@ pub(crate) fn masks(block: &[u8; BLOCK]) -> Masks {
 fn ws16(chunk: &[u8; 16]) -> u32 {
     #[cfg(target_arch = "x86_64")]
     {
-        use safe_arch::{
-            bitor_m128i, cmp_eq_mask_i8_m128i, load_unaligned_m128i, min_u8_m128i,
-            move_mask_i8_m128i, set_splat_i8_m128i, sub_i8_m128i,
-        };
-        let v = load_unaligned_m128i(chunk);
-        let in_range = |lo: u8, len: u8| {
-            let d = sub_i8_m128i(v, set_splat_i8_m128i(lo as i8));
-            cmp_eq_mask_i8_m128i(min_u8_m128i(d, set_splat_i8_m128i((len - 1) as i8)), d)
-        };
-        u32::from(move_mask_i8_m128i(bitor_m128i(in_range(0x09, 5), in_range(0x1c, 5))) as u16)
+        sse2::bits(sse2::ws(safe_arch::load_unaligned_m128i(chunk))) as u32
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -158,6 +174,20 @@ pub(crate) fn ws_suffix(b: &[u8]) -> usize {
         .rev()
         .take_while(|&&c| byte_class(c).0)
         .count()
+}
+
+/// Python's `str.strip()`: ASCII whitespace sixteen bytes at a time from
+/// both ends, then the character-wise strip only when a non-ASCII
+/// character is left at an end (it may be whitespace).
+pub(crate) fn py_strip(s: &str) -> &str {
+    let b = s.as_bytes();
+    let start = ws_prefix(b);
+    let end = b.len() - ws_suffix(&b[start..]);
+    let t = &s[start..end];
+    match (t.as_bytes().first(), t.as_bytes().last()) {
+        (Some(&f), Some(&l)) if f >= 0x80 || l >= 0x80 => pyzor_core::pycompat::py_strip(t),
+        _ => t,
+    }
 }
 
 /// Bits `0..k` set (`k` < 64).
@@ -216,6 +246,13 @@ mod tests {
             let suffix = bytes.iter().rev().take_while(|c| ws(c)).count();
             proptest::prop_assert_eq!(ws_prefix(&bytes), prefix);
             proptest::prop_assert_eq!(ws_suffix(&bytes), suffix);
+        }
+
+        #[test]
+        fn strip_is_python_strip(
+            s in proptest::string::string_regex("[ \t\n\u{1c}\u{85}\u{a0}\u{3000}a\u{e9}]{0,40}").unwrap()
+        ) {
+            proptest::prop_assert_eq!(py_strip(&s), pyzor_core::pycompat::py_strip(&s));
         }
 
         #[test]

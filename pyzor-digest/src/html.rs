@@ -69,16 +69,7 @@ impl Parser<'_> {
         if !self.collect {
             return;
         }
-        // ASCII whitespace sixteen bytes at a time; the character-wise
-        // strip only when a non-ASCII character is left at an end
-        let b = data.as_bytes();
-        let start = block::ws_prefix(b);
-        let end = b.len() - block::ws_suffix(&b[start..]);
-        let d = &data[start..end];
-        let d = match (d.as_bytes().first(), d.as_bytes().last()) {
-            (Some(&f), Some(&l)) if f >= 0x80 || l >= 0x80 => py_strip(d),
-            _ => d,
-        };
+        let d = block::py_strip(data);
         if !d.is_empty() {
             if !self.text.is_empty() {
                 self.text.push(' ');

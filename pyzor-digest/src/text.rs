@@ -66,28 +66,31 @@ fn is_url_letter(c: char) -> bool {
 
 const C_WS: u8 = 1; // whitespace (ends a token)
 const C_BRK: u8 = 2; // line break (ends a line)
-const C_SPECIAL: u8 = 4; // ':', '@' or NUL: a token rule may apply
 const C_HIGH: u8 = 8; // a byte of a non-ASCII character
 
+/// The scanner's byte table, from [`block::byte_class`].
 const fn classes() -> [u8; 256] {
     let mut t = [0u8; 256];
     let mut b = 0;
     while b < 256 {
         let c = b as u8;
-        t[b] = match c {
-            b'\n' | b'\r' | 0x0b | 0x0c | 0x1c | 0x1d | 0x1e => C_WS | C_BRK,
-            b'\t' | 0x1f | b' ' => C_WS,
-            b':' | b'@' | 0 => C_SPECIAL,
-            0x80..=0xff => C_HIGH,
-            _ => 0,
+        let (ws, brk, _) = block::byte_class(c);
+        t[b] = if c >= 0x80 {
+            C_HIGH
+        } else if brk {
+            C_WS | C_BRK
+        } else if ws {
+            C_WS
+        } else {
+            0
         };
         b += 1;
     }
     t
 }
 
-/// Byte classes; 0 for the bytes that are a whole code point of a token
-/// to which no rule but the length applies (the common case).
+/// Byte classes of the scalar scanner: whitespace, line break, or a byte
+/// of a non-ASCII character.
 static CLASS: [u8; 256] = classes();
 
 /// (length, classes) of the non-ASCII character at byte `i`. Only a few
@@ -170,16 +173,6 @@ fn push_without_nuls(piece: &str, buf: &mut Vec<u8>) {
 #[inline]
 fn graphic_prefix(chunk: &[u8; 16]) -> usize {
     swar::first(swar::not_graphic(swar::word(chunk)))
-}
-
-/// The index of the first byte of `chunk` that is not graphic ASCII
-/// other than `:` and `@` (16 if there is none), without a branch per
-/// byte: token lengths vary, and a loop that stops at a data-dependent
-/// byte mispredicts once per token.
-#[inline]
-fn first_stop(chunk: &[u8; 16]) -> usize {
-    let w = swar::word(chunk);
-    swar::first(swar::not_graphic(w) | swar::eq(w, b':') | swar::eq(w, b'@'))
 }
 
 /// Applies the token rules to `token` (NULs included, to be skipped) and
@@ -417,14 +410,10 @@ fn close_token(
 
 /// The scalar scanner, from byte `from` to the end of `payload`, adding to
 /// the current line (`line_start`, `line_chars`) of `out`: every whitespace
-/// character, line break and token rule, one token at a time.
-///
-/// The common token — fewer than ten graphic ASCII bytes other than `:`
-/// and `@`, then ASCII whitespace — is measured by [`first_stop`] (no
-/// branch per byte) and copied with one fixed-size move; ten such bytes
-/// make a long token, skipped without copying; anything else (`:`, `@`,
-/// NUL, other controls, non-ASCII) takes the general path of
-/// [`push_token`].
+/// character, line break and token rule, one token at a time
+/// ([`token_end`], then [`push_token`]). It only sees ASCII tokens with a
+/// special byte (the block path takes the plain ones), so it needs no
+/// fast path of its own.
 #[inline(never)]
 fn scan_scalar(
     payload: &str,
@@ -455,42 +444,8 @@ fn scan_scalar(
                 continue;
             }
         }
-        let start = i;
-        if k == 0 {
-            let chunk = b[start..].first_chunk::<16>();
-            // bytes start..start + len are class 0: one code point each
-            let len = match chunk {
-                Some(chunk) => first_stop(chunk),
-                None => {
-                    let limit = n.min(start + LONG_TOKEN);
-                    let mut j = start + 1;
-                    while j < limit && CLASS[usize::from(b[j])] == 0 {
-                        j += 1;
-                    }
-                    j - start
-                }
-            };
-            let j = start + len;
-            if len >= LONG_TOKEN {
-                // ten code points already: dropped, whatever follows
-                i = token_end(payload, j).0;
-                continue;
-            }
-            if j == n || CLASS[usize::from(b[j])] & (C_WS | C_HIGH) == C_WS {
-                match chunk {
-                    Some(chunk) => {
-                        out.buf.extend_from_slice(chunk);
-                        out.buf.truncate(out.buf.len() - 16 + len);
-                    }
-                    None => out.buf.extend_from_slice(&b[start..j]),
-                }
-                *line_chars += len;
-                i = j;
-                continue;
-            }
-        }
-        let (j, plain) = token_end(payload, start);
-        *line_chars += push_token(&payload[start..j], plain, &mut out.buf);
+        let (j, plain) = token_end(payload, i);
+        *line_chars += push_token(&payload[i..j], plain, &mut out.buf);
         i = j;
     }
 }
@@ -583,37 +538,6 @@ mod tests {
             }
         }
         assert_eq!(graphic_prefix(&[0; 16]), 0);
-    }
-
-    #[test]
-    fn first_stop_finds_the_first_byte_that_is_not_plain() {
-        let at = |s: &[u8]| {
-            let mut chunk = [b'a'; 16];
-            chunk[..s.len()].copy_from_slice(s);
-            first_stop(&chunk)
-        };
-        assert_eq!(at(b""), 16);
-        assert_eq!(at(b" "), 0);
-        assert_eq!(at(b"abc def"), 3);
-        assert_eq!(at(b"abcdefgh\t"), 8);
-        assert_eq!(at(b"abcdefghijklmno:"), 15);
-        assert_eq!(at(b"ab@"), 2);
-        assert_eq!(at(b"ab\0 "), 2);
-        assert_eq!(at(b"a\x7f\x80 "), 2);
-        assert_eq!(at(b"!~ \x01"), 2);
-        // every byte value at every position
-        for pos in 0..16 {
-            for v in 0..=255u8 {
-                let mut chunk = [b'a'; 16];
-                chunk[pos] = v;
-                let plain = CLASS[usize::from(v)] == 0 && v > 0x20;
-                assert_eq!(
-                    first_stop(&chunk),
-                    if plain { 16 } else { pos },
-                    "{v:#x} at {pos}"
-                );
-            }
-        }
     }
 
     #[test]
