@@ -79,8 +79,8 @@ impl Node<'_> {
     fn compute_content_type(&self) -> (String, usize) {
         match &self.content_type {
             Some(v) => params::content_type(v),
-            None if self.default_message => ("message/rfc822".into(), 7),
-            None => ("text/plain".into(), 4),
+            None if self.default_message => params::known_type("message/rfc822"),
+            None => params::known_type("text/plain"),
         }
     }
 

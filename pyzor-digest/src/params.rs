@@ -319,6 +319,12 @@ pub(crate) fn boundary(content_type: Option<&str>) -> Option<String> {
 
 /// `Message.get_content_type()` split into (maintype, subtype), from the
 /// first Content-Type value; `None` when the header is absent.
+/// A known type (`text/plain`, `message/rfc822`) as [`content_type`]
+/// gives types: the string and the index of its `/`.
+pub(crate) fn known_type(t: &str) -> (String, usize) {
+    (t.to_owned(), t.find('/').unwrap_or(t.len()))
+}
+
 /// Returns the lower-cased `maintype/subtype` and the index of its `/`.
 pub(crate) fn content_type(value: &str) -> (String, usize) {
     let head = match value.bytes().position(|b| b == b';') {
@@ -334,7 +340,7 @@ pub(crate) fn content_type(value: &str) -> (String, usize) {
     let mut slashes = ctype.bytes().enumerate().filter(|&(_, b)| b == b'/');
     match (slashes.next(), slashes.next()) {
         (Some((slash, _)), None) => (ctype, slash),
-        _ => ("text/plain".to_owned(), 4),
+        _ => known_type("text/plain"),
     }
 }
 
