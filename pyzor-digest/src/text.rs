@@ -74,7 +74,7 @@ const fn classes() -> [u8; 256] {
     let mut b = 0;
     while b < 256 {
         let c = b as u8;
-        let (ws, brk, _) = block::byte_class(c);
+        let (ws, brk, _, _) = block::byte_class(c);
         t[b] = if c >= 0x80 {
             C_HIGH
         } else if brk {
@@ -299,8 +299,8 @@ pub(crate) fn collect_lines(payload: &str, surrogates: bool, out: &mut Lines) {
     let mut line_start = out.buf.len();
     let mut line_chars = 0usize;
     // the token open across a block edge: its start and whether it has a
-    // special byte so far
-    let mut open: Option<(usize, bool)> = None;
+    // special byte and a rule byte so far
+    let mut open: Option<(usize, bool, bool)> = None;
     // a line break since the last token ended
     let mut brk_pending = false;
     // whether the byte before the block is a token byte
@@ -325,20 +325,21 @@ pub(crate) fn collect_lines(payload: &str, surrogates: bool, out: &mut Lines) {
         let mut ends = !token & prev;
         // breaks from this bit on are after the last token end
         let mut after = 0u32;
-        if let Some((s, special)) = open {
+        if let Some((s, special, rule)) = open {
             if ends == 0 {
                 // the token goes on through the whole block
-                open = Some((s, special || m.special != 0));
+                open = Some((s, special || m.special != 0, rule || m.rule != 0));
                 base += block::BLOCK;
                 continue;
             }
             let e = ends.trailing_zeros();
             ends &= ends - 1;
             let special = special || m.special & block::below(e) != 0;
+            let rule = rule || m.rule & block::below(e) != 0;
             close_token(
                 payload,
                 (s, base + e as usize),
-                special,
+                (special, rule),
                 (&mut line_start, &mut line_chars),
                 surrogates,
                 out,
@@ -354,16 +355,17 @@ pub(crate) fn collect_lines(payload: &str, surrogates: bool, out: &mut Lines) {
                 brk_pending = false;
             }
             if ends == 0 {
-                open = Some((base + s as usize, m.special & !block::below(s) != 0));
+                let rest = !block::below(s);
+                open = Some((base + s as usize, m.special & rest != 0, m.rule & rest != 0));
                 break;
             }
             let e = ends.trailing_zeros();
             ends &= ends - 1;
-            let special = m.special & block::below(e) & !block::below(s) != 0;
+            let inside = block::below(e) & !block::below(s);
             close_token(
                 payload,
                 (base + s as usize, base + e as usize),
-                special,
+                (m.special & inside != 0, m.rule & inside != 0),
                 (&mut line_start, &mut line_chars),
                 surrogates,
                 out,
@@ -378,22 +380,28 @@ pub(crate) fn collect_lines(payload: &str, surrogates: bool, out: &mut Lines) {
     out.end_line(&mut line_start, &mut line_chars, surrogates);
 }
 
-/// Adds the ASCII token `payload[s..e]` to the current line: `special`
-/// if it has a byte a rule must look at. A plain token is one code point
-/// per byte: sixteen bytes are copied whatever its length and only those
-/// of a short token are kept, so the length decides no branch.
+/// Adds the token `payload[s..e]` (between ASCII whitespace) to the
+/// current line: `special` if it has a byte of [`block::Masks::special`],
+/// `rule` if one of them is a byte a rule must look at
+/// ([`block::Masks::rule`]). A plain token is one code point per byte:
+/// sixteen bytes are copied whatever its length and only those of a short
+/// token are kept, so the length decides no branch.
 #[inline(always)]
 fn close_token(
     payload: &str,
     (s, e): (usize, usize),
-    special: bool,
+    (special, rule): (bool, bool),
     (line_start, line_chars): (&mut usize, &mut usize),
     surrogates: bool,
     out: &mut Lines,
 ) {
     let b = payload.as_bytes();
     if special {
-        scan_scalar(&payload[..e], s, (line_start, line_chars), surrogates, out);
+        if rule {
+            scan_scalar(&payload[..e], s, (line_start, line_chars), surrogates, out);
+        } else {
+            *line_chars += push_non_ascii(&b[s..e], &mut out.buf);
+        }
         return;
     }
     let len = e - s;
@@ -406,6 +414,24 @@ fn close_token(
         None => out.buf.extend_from_slice(&b[s..s + keep]),
     }
     *line_chars += keep;
+}
+
+/// Applies the length rule to `token`, a token with non-ASCII characters,
+/// none of them whitespace, and no byte another rule looks at: kept if it
+/// has fewer than ten code points (the bytes that are not UTF-8
+/// continuation bytes). Returns the code points appended.
+#[inline(never)]
+fn push_non_ascii(token: &[u8], buf: &mut Vec<u8>) -> usize {
+    // four bytes per code point at most
+    if token.len() >= 4 * LONG_TOKEN {
+        return 0;
+    }
+    let chars = token.iter().filter(|&&c| c & 0xc0 != 0x80).count();
+    if chars >= LONG_TOKEN {
+        return 0;
+    }
+    buf.extend_from_slice(token);
+    chars
 }
 
 /// The scalar scanner, from byte `from` to the end of `payload`, adding to
@@ -609,6 +635,11 @@ mod tests {
                     // runs of 2-, 3- and 4-byte characters: short tokens
                     // of more than 16 bytes, long ones of few characters
                     proptest::string::string_regex("[a\u{e9}\u{4e2d}\u{10348}]{1,14}").unwrap(),
+                    // characters whose lead byte (C2, E1, E2, E3) is also
+                    // that of a whitespace character, next to others
+                    proptest::string::string_regex(
+                        "[a\u{ab}\u{1681}\u{2019}\u{200b}\u{3001}\u{4e2d}\u{2009}]{1,14}"
+                    ).unwrap(),
                     proptest::prop_oneof![
                         proptest::strategy::Just(" ".to_owned()),
                         proptest::strategy::Just("\n".to_owned()),
@@ -623,6 +654,9 @@ mod tests {
                         proptest::strategy::Just("\u{85}".to_owned()),
                         proptest::strategy::Just("\u{2028}".to_owned()),
                         proptest::strategy::Just("\u{3000}".to_owned()),
+                        proptest::strategy::Just("\u{1680}".to_owned()),
+                        proptest::strategy::Just("\u{202f}".to_owned()),
+                        proptest::strategy::Just("\u{205f}".to_owned()),
                         proptest::strategy::Just("\u{e9}".to_owned()),
                         proptest::strategy::Just("\u{212a}".to_owned()),
                         proptest::strategy::Just("\u{4e2d}".to_owned()),

@@ -73,11 +73,14 @@ impl Sink {
         self.failed
     }
 
-    /// Pushes ASCII bytes (each its own code point).
+    /// Pushes bytes below 0x80 (each its own code point). Short runs —
+    /// digits and punctuation between CJK characters — are pushed byte by
+    /// byte; longer ones are validated once (UTF-8 is ASCII there) and
+    /// copied.
     #[inline]
     pub(crate) fn push_ascii(&mut self, bytes: &[u8]) {
         match std::str::from_utf8(bytes) {
-            Ok(s) if s.is_ascii() => self.out.push_str(s),
+            Ok(s) if bytes.len() >= 16 => self.out.push_str(s),
             _ => self.out.extend(bytes.iter().map(|&b| char::from(b))),
         }
     }
