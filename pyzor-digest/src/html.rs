@@ -177,18 +177,15 @@ impl Parser<'_> {
     fn parse_starttag(&mut self, i: usize) -> Option<usize> {
         let raw = self.raw;
         let b = raw.as_bytes();
-        let endpos = locate_tag_end(b, i + 1, &mut self.quotes);
+        let TagEnd {
+            end: endpos,
+            name_end,
+            attrs_end: k,
+        } = locate_tag_end(b, i + 1, &mut self.quotes);
         if b[endpos - 1] != b'>' {
             return None;
         }
-        let (name_end, mut k) = tagfind(b, i + 1);
         let tag = raw_text_element(&raw[i + 1..name_end]);
-        while k < endpos {
-            match attrfind(b, k, &mut self.quotes) {
-                Some(e) => k = e,
-                None => break,
-            }
-        }
         let end = if k <= endpos {
             py_strip(&raw[k..endpos])
         } else {
@@ -219,11 +216,12 @@ impl Parser<'_> {
             }
             return memchr(b'>', &b[i + 2..]).map(|p| i + 2 + p + 1); // bogus comment
         }
-        let j = locate_tag_end(b, i + 2, &mut self.quotes);
+        let TagEnd {
+            end: j, name_end, ..
+        } = locate_tag_end(b, i + 2, &mut self.quotes);
         if b[j - 1] != b'>' {
             return None;
         }
-        let (name_end, _) = tagfind(b, i + 2);
         let tag = raw_text_element(&raw[i + 2..name_end]);
         self.handle_endtag(tag);
         self.cdata = None;
@@ -258,21 +256,6 @@ fn find_cdata_end(b: &[u8], from: usize, elem: &str) -> Option<usize> {
         i = p + 1;
     }
     None
-}
-
-/// `tagfind_tolerant` at `i` (which holds an ASCII letter):
-/// `([a-zA-Z][^\t\n\r\f />]*)(?:[\t\n\r\f ]|/(?!>))*`. Returns (end of the
-/// name, end of the match).
-fn tagfind(b: &[u8], i: usize) -> (usize, usize) {
-    let mut k = i + 1;
-    while k < b.len() && !is_html_space(b[k]) && b[k] != b'/' && b[k] != b'>' {
-        k += 1;
-    }
-    let name_end = k;
-    while k < b.len() && (is_html_space(b[k]) || (b[k] == b'/' && b.get(k + 1) != Some(&b'>'))) {
-        k += 1;
-    }
-    (name_end, k)
 }
 
 /// `true` if the character before `k` allows an attribute name to start
@@ -352,45 +335,64 @@ fn attr_value(b: &[u8], k: usize, memo: &mut QuoteMemo) -> Option<usize> {
     }
 }
 
-/// `attrfind_tolerant` at `k`; `None` when it does not match.
-fn attrfind(b: &[u8], k: usize, memo: &mut QuoteMemo) -> Option<usize> {
-    if !attr_may_start(b, k) {
-        return None;
-    }
-    let mut e = attr_name(b, k)?;
-    if let Some(v) = attr_value(b, e, memo) {
-        e = v;
-    }
-    while e < b.len() && (is_html_space(b[e]) || (b[e] == b'/' && b.get(e + 1) != Some(&b'>'))) {
-        e += 1;
-    }
-    Some(e)
+/// What the tokenizer's tag patterns find in the tag whose name starts at
+/// `i` (see [`locate_tag_end`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct TagEnd {
+    /// The end of the `locatetagend` match (after the `>`, when there is
+    /// one).
+    end: usize,
+    /// The end of the tag name (`tagfind_tolerant`'s group).
+    name_end: usize,
+    /// Where `parse_starttag`'s `attrfind_tolerant` loop stops.
+    attrs_end: usize,
 }
 
-/// `locatetagend` at `i` (an ASCII letter): the end of the match.
-fn locate_tag_end(b: &[u8], i: usize, memo: &mut QuoteMemo) -> usize {
+/// `locatetagend` at `i` (an ASCII letter), with the end of the tag name
+/// and of the attributes found on the same pass.
+///
+/// The reference matches each tag twice: `locatetagend` for its end, then
+/// `tagfind_tolerant` and `attrfind_tolerant` from the start again for
+/// the name and the attributes. Both walk the same name and attributes;
+/// they differ only in the blanks they skip between them: `[\t\n\r\f /]*`
+/// for the first, `(?:[\t\n\r\f ]|/(?!>))*` for the others, which stop
+/// at a `/` just before `>` — and after such a `/` the first stops too,
+/// since `>` can start no attribute. So one walk gives all three ends
+/// (checked against the two-walk model in the tests).
+fn locate_tag_end(b: &[u8], i: usize, memo: &mut QuoteMemo) -> TagEnd {
     let mut k = i + 1;
     while k < b.len() && !is_html_space(b[k]) && b[k] != b'/' && b[k] != b'>' {
         k += 1;
     }
-    let skip = |mut k: usize| {
+    let name_end = k;
+    // (where `[\t\n\r\f /]*` stops, where `(?:[\t\n\r\f ]|/(?!>))*` does)
+    let skip = |from: usize| {
+        let mut k = from;
         while k < b.len() && (is_html_space(b[k]) || b[k] == b'/') {
             k += 1;
         }
-        k
+        if k > from && b[k - 1] == b'/' && b.get(k) == Some(&b'>') {
+            (k, k - 1)
+        } else {
+            (k, k)
+        }
     };
-    k = skip(k);
+    let (mut k, mut attrs_end) = skip(k);
     while attr_may_start(b, k) {
         let Some(mut e) = attr_name(b, k) else { break };
         if let Some(v) = attr_value(b, e, memo) {
             e = v;
         }
-        k = skip(e);
+        (k, attrs_end) = skip(e);
     }
     if b.get(k) == Some(&b'>') {
         k += 1;
     }
-    k
+    TagEnd {
+        end: k,
+        name_end,
+        attrs_end,
+    }
 }
 
 /// `parse_comment`: searches `--\s*>` from `from` (Unicode `\s`);
@@ -629,6 +631,112 @@ fn numeric_replacement(n: u32) -> Repl<'static> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // The reference's two walks over a tag, as the tokenizer did them
+    // before they became one (see `locate_tag_end`): the model of the
+    // one-walk scanner.
+    /// `tagfind_tolerant` at `i` (which holds an ASCII letter):
+    /// `([a-zA-Z][^\t\n\r\f />]*)(?:[\t\n\r\f ]|/(?!>))*`. Returns (end of the
+    /// name, end of the match).
+    fn tagfind(b: &[u8], i: usize) -> (usize, usize) {
+        let mut k = i + 1;
+        while k < b.len() && !is_html_space(b[k]) && b[k] != b'/' && b[k] != b'>' {
+            k += 1;
+        }
+        let name_end = k;
+        while k < b.len() && (is_html_space(b[k]) || (b[k] == b'/' && b.get(k + 1) != Some(&b'>')))
+        {
+            k += 1;
+        }
+        (name_end, k)
+    }
+
+    /// `attrfind_tolerant` at `k`; `None` when it does not match.
+    fn attrfind(b: &[u8], k: usize, memo: &mut QuoteMemo) -> Option<usize> {
+        if !attr_may_start(b, k) {
+            return None;
+        }
+        let mut e = attr_name(b, k)?;
+        if let Some(v) = attr_value(b, e, memo) {
+            e = v;
+        }
+        while e < b.len() && (is_html_space(b[e]) || (b[e] == b'/' && b.get(e + 1) != Some(&b'>')))
+        {
+            e += 1;
+        }
+        Some(e)
+    }
+
+    /// `locatetagend` at `i` (an ASCII letter): the end of the match.
+    fn locatetagend(b: &[u8], i: usize, memo: &mut QuoteMemo) -> usize {
+        let mut k = i + 1;
+        while k < b.len() && !is_html_space(b[k]) && b[k] != b'/' && b[k] != b'>' {
+            k += 1;
+        }
+        let skip = |mut k: usize| {
+            while k < b.len() && (is_html_space(b[k]) || b[k] == b'/') {
+                k += 1;
+            }
+            k
+        };
+        k = skip(k);
+        while attr_may_start(b, k) {
+            let Some(mut e) = attr_name(b, k) else { break };
+            if let Some(v) = attr_value(b, e, memo) {
+                e = v;
+            }
+            k = skip(e);
+        }
+        if b.get(k) == Some(&b'>') {
+            k += 1;
+        }
+        k
+    }
+
+    /// `locate_tag_end`'s three ends by the two-walk model: the end of
+    /// `locatetagend`, then `tagfind_tolerant` and the `attrfind_tolerant`
+    /// loop of `parse_starttag` (up to that end).
+    fn two_walks(b: &[u8], i: usize) -> TagEnd {
+        let end = locatetagend(b, i, &mut QuoteMemo::default());
+        let mut memo = QuoteMemo::default();
+        let (name_end, mut k) = tagfind(b, i);
+        while k < end {
+            match attrfind(b, k, &mut memo) {
+                Some(e) => k = e,
+                None => break,
+            }
+        }
+        TagEnd {
+            end,
+            name_end,
+            attrs_end: k,
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(5000))]
+
+        /// One walk over a tag finds what the reference's two walks find,
+        /// on tags made of the bytes its patterns look at.
+        #[test]
+        fn one_walk_is_the_two_walks(
+            tail in proptest::collection::vec(
+                proptest::sample::select(b"ab=/>'\" \t\n<".to_vec()),
+                0..40,
+            )
+        ) {
+            let mut b = b"<a".to_vec();
+            b.extend_from_slice(&tail);
+            let one = locate_tag_end(&b, 1, &mut QuoteMemo::default());
+            let two = two_walks(&b, 1);
+            proptest::prop_assert_eq!(one.end, two.end);
+            proptest::prop_assert_eq!(one.name_end, two.name_end);
+            // the attribute end only matters for a tag that is closed
+            if b[one.end - 1] == b'>' {
+                proptest::prop_assert_eq!(one.attrs_end, two.attrs_end);
+            }
+        }
+    }
 
     #[test]
     fn text_and_tags() {
