@@ -176,6 +176,28 @@ fn ws16(chunk: &[u8; 16]) -> u32 {
     }
 }
 
+/// The bytes equal to `c` in `block`.
+#[inline(always)]
+pub(crate) fn eq_mask(block: &[u8; BLOCK], c: u8) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let mut m = 0;
+        for (k, chunk) in block.as_chunks::<16>().0.iter().enumerate() {
+            let v = safe_arch::load_unaligned_m128i(chunk);
+            m |= sse2::bits(sse2::eq(v, c)) << (16 * k);
+        }
+        m
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let mut m = 0;
+        for (i, &b) in block.iter().enumerate() {
+            m |= u64::from(b == c) << i;
+        }
+        m
+    }
+}
+
 /// The number of leading ASCII whitespace bytes of `b` (the ASCII part
 /// of `str.isspace()`), sixteen at a time.
 pub(crate) fn ws_prefix(b: &[u8]) -> usize {
