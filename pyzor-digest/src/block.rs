@@ -19,27 +19,27 @@ pub(crate) struct Masks {
     pub(crate) ws: u64,
     /// ASCII line breaks (`str.splitlines()`): LF, VT, FF, CR, FS, GS, RS.
     pub(crate) brk: u64,
-    /// Bytes that make a token more than one code point per byte with no
-    /// rule but the length: NUL, `:`, `@` and every byte from 0x80 on.
+    /// Bytes a token rule must look at: NUL, `:`, `@` and every byte from
+    /// 0x80 on (a non-ASCII character counts as one code point for several
+    /// bytes).
     pub(crate) special: u64,
-    /// The special bytes a token rule must look at: NUL, `:`, `@`, and
-    /// the lead bytes of the only characters that may be non-ASCII
+    /// The lead bytes of the only characters that may be non-ASCII
     /// whitespace or line breaks (0xC2: U+0085, U+00A0; 0xE1: U+1680;
-    /// 0xE2: U+2000 to U+205F; 0xE3: U+3000). A token with other special
-    /// bytes only needs its code points counted.
-    pub(crate) rule: u64,
+    /// 0xE2: U+2000 to U+205F; 0xE3: U+3000): a token without them is a
+    /// whole token.
+    pub(crate) lead: u64,
 }
 
-/// The classes of one byte: whitespace, line break, special, rule (the
+/// The classes of one byte: whitespace, line break, special, lead (the
 /// fields of [`Masks`]). The one definition of these sets: the SIMD
 /// version is checked against it and the scanner's byte table is built
 /// from it.
 pub(crate) const fn byte_class(c: u8) -> (bool, bool, bool, bool) {
     let brk = matches!(c, b'\n' | b'\r' | 0x0b | 0x0c | 0x1c | 0x1d | 0x1e);
     let ws = brk || matches!(c, b'\t' | 0x1f | b' ');
-    let rule = matches!(c, 0 | b':' | b'@' | 0xc2 | 0xe1 | 0xe2 | 0xe3);
-    let special = rule || c >= 0x80;
-    (ws, brk, special, rule)
+    let special = matches!(c, 0 | b':' | b'@') || c >= 0x80;
+    let lead = matches!(c, 0xc2 | 0xe1 | 0xe2 | 0xe3);
+    (ws, brk, special, lead)
 }
 
 /// The masks of `block`, one byte at a time.
@@ -49,14 +49,14 @@ fn masks_scalar(block: &[u8; BLOCK]) -> Masks {
         ws: 0,
         brk: 0,
         special: 0,
-        rule: 0,
+        lead: 0,
     };
     for (i, &c) in block.iter().enumerate() {
-        let (ws, brk, special, rule) = byte_class(c);
+        let (ws, brk, special, lead) = byte_class(c);
         m.ws |= u64::from(ws) << i;
         m.brk |= u64::from(brk) << i;
         m.special |= u64::from(special) << i;
-        m.rule |= u64::from(rule) << i;
+        m.lead |= u64::from(lead) << i;
     }
     m
 }
@@ -109,41 +109,41 @@ fn masks_sse2(block: &[u8; BLOCK]) -> Masks {
         ws: 0,
         brk: 0,
         special: 0,
-        rule: 0,
+        lead: 0,
     };
     let mut high = 0;
     for (k, chunk) in block.as_chunks::<16>().0.iter().enumerate() {
         let v = load_unaligned_m128i(chunk);
         // LF..CR, FS..RS
         let brk = bitor_m128i(in_range(v, 0x0a, 4), in_range(v, 0x1c, 3));
-        let rule = bitor_m128i(bitor_m128i(eq(v, 0), eq(v, b':')), eq(v, b'@'));
+        let special = bitor_m128i(bitor_m128i(eq(v, 0), eq(v, b':')), eq(v, b'@'));
         let shift = 16 * k;
         m.ws |= bits(sse2::ws(v)) << shift;
         m.brk |= bits(brk) << shift;
-        m.rule |= bits(rule) << shift;
+        m.special |= bits(special) << shift;
         // the high bit of a lane is the byte's own high bit
         high |= bits(v) << shift;
     }
-    m.special = m.rule | high;
     if high != 0 {
-        m.rule |= high_rule(block);
+        m.special |= high;
+        m.lead = leads(block);
     }
     m
 }
 
-/// The lead bytes of [`Masks::rule`] in `block` (not inlined: only
-/// blocks with non-ASCII bytes need them).
+/// [`Masks::lead`] of `block` (not inlined: only blocks with non-ASCII
+/// bytes need it).
 #[cfg(target_arch = "x86_64")]
 #[inline(never)]
-fn high_rule(block: &[u8; BLOCK]) -> u64 {
+fn leads(block: &[u8; BLOCK]) -> u64 {
     use safe_arch::{bitor_m128i, load_unaligned_m128i};
     use sse2::{bits, eq, in_range};
-    let mut rule = 0;
+    let mut lead = 0;
     for (k, chunk) in block.as_chunks::<16>().0.iter().enumerate() {
         let v = load_unaligned_m128i(chunk);
-        rule |= bits(bitor_m128i(eq(v, 0xc2), in_range(v, 0xe1, 3))) << (16 * k);
+        lead |= bits(bitor_m128i(eq(v, 0xc2), in_range(v, 0xe1, 3))) << (16 * k);
     }
-    rule
+    lead
 }
 
 /// The masks of `block`.
@@ -256,14 +256,14 @@ mod tests {
     #[test]
     fn scalar_classes() {
         let m = masks_scalar(&[b'a'; BLOCK]);
-        assert_eq!((m.ws, m.brk, m.special, m.rule), (0, 0, 0, 0));
+        assert_eq!((m.ws, m.brk, m.special, m.lead), (0, 0, 0, 0));
         let mut block = [b'a'; BLOCK];
         block[..10].copy_from_slice(b" \t\n:@\0\x80\x1f\xe2\xe4");
         let m = masks_scalar(&block);
         assert_eq!(m.ws, 0b00_1000_0111);
         assert_eq!(m.brk, 0b00_0000_0100);
         assert_eq!(m.special, 0b11_0111_1000);
-        assert_eq!(m.rule, 0b01_0011_1000);
+        assert_eq!(m.lead, 0b01_0000_0000);
         assert_eq!(below(0), 0);
         assert_eq!(below(3), 0b111);
         assert_eq!(below(63), u64::MAX >> 1);
@@ -278,11 +278,11 @@ mod tests {
                     block[pos] = v;
                     let m = masks(&block);
                     assert_eq!(m, masks_scalar(&block), "{v:#x} at {pos} in {fill:#x}");
-                    let (ws, brk, special, rule) = byte_class(v);
+                    let (ws, brk, special, lead) = byte_class(v);
                     assert_eq!(m.ws >> pos & 1 == 1, ws);
                     assert_eq!(m.brk >> pos & 1 == 1, brk);
                     assert_eq!(m.special >> pos & 1 == 1, special);
-                    assert_eq!(m.rule >> pos & 1 == 1, rule);
+                    assert_eq!(m.lead >> pos & 1 == 1, lead);
                 }
             }
         }

@@ -177,14 +177,21 @@ fn graphic_prefix(chunk: &[u8; 16]) -> usize {
 
 /// Applies the token rules to `token` (NULs included, to be skipped) and
 /// appends what is kept to `buf`; returns the code points appended.
-/// `plain`: ASCII without NULs, so bytes are code points.
+/// `plain`: known to be ASCII without NULs, so bytes are code points.
+#[inline(never)]
 fn push_token(token: &str, plain: bool, buf: &mut Vec<u8>) -> usize {
     let bytes = token.as_bytes();
-    // code points, NULs excluded
+    // code points, NULs excluded (a code point is at most four bytes)
     let n = if plain {
         bytes.len()
+    } else if bytes.len() >= 4 * LONG_TOKEN && !bytes.contains(&0) {
+        return 0;
     } else {
-        token.chars().filter(|&c| c != '\0').count()
+        // the bytes that start a character, but NULs
+        bytes
+            .iter()
+            .filter(|&&c| c & 0xc0 != 0x80 && c != 0)
+            .count()
     };
     if n >= LONG_TOKEN || n == 0 {
         return 0;
@@ -289,8 +296,10 @@ fn token_end(payload: &str, mut j: usize) -> (usize, bool) {
 /// bit operations wherever it ends. A token without special bytes (NUL,
 /// `:`, `@`, non-ASCII) is one code point per byte: kept whole (one
 /// fixed-size move) below ten bytes, dropped from ten on. A token with a
-/// special byte goes through [`scan_scalar`], which also finds the
-/// non-ASCII whitespace and line breaks inside it. A line ends before the
+/// special byte goes to [`push_token`], which applies the rules — or, if
+/// it has a byte that may start non-ASCII whitespace or a line break
+/// (0xC2, 0xE1, 0xE2, 0xE3: rare outside CJK punctuation and typographic
+/// quotes), to [`scan_scalar`], which also splits it there. A line ends before the
 /// first token that follows an ASCII line break (the empty lines between
 /// several breaks are never kept, so one end is enough).
 pub(crate) fn collect_lines(payload: &str, surrogates: bool, out: &mut Lines) {
@@ -299,7 +308,7 @@ pub(crate) fn collect_lines(payload: &str, surrogates: bool, out: &mut Lines) {
     let mut line_start = out.buf.len();
     let mut line_chars = 0usize;
     // the token open across a block edge: its start and whether it has a
-    // special byte and a rule byte so far
+    // special byte and a whitespace lead byte so far
     let mut open: Option<(usize, bool, bool)> = None;
     // a line break since the last token ended
     let mut brk_pending = false;
@@ -325,21 +334,21 @@ pub(crate) fn collect_lines(payload: &str, surrogates: bool, out: &mut Lines) {
         let mut ends = !token & prev;
         // breaks from this bit on are after the last token end
         let mut after = 0u32;
-        if let Some((s, special, rule)) = open {
+        if let Some((s, special, lead)) = open {
             if ends == 0 {
                 // the token goes on through the whole block
-                open = Some((s, special || m.special != 0, rule || m.rule != 0));
+                open = Some((s, special || m.special != 0, lead || m.lead != 0));
                 base += block::BLOCK;
                 continue;
             }
             let e = ends.trailing_zeros();
             ends &= ends - 1;
             let special = special || m.special & block::below(e) != 0;
-            let rule = rule || m.rule & block::below(e) != 0;
+            let lead = lead || m.lead & block::below(e) != 0;
             close_token(
                 payload,
                 (s, base + e as usize),
-                (special, rule),
+                (special, lead),
                 (&mut line_start, &mut line_chars),
                 surrogates,
                 out,
@@ -356,7 +365,7 @@ pub(crate) fn collect_lines(payload: &str, surrogates: bool, out: &mut Lines) {
             }
             if ends == 0 {
                 let rest = !block::below(s);
-                open = Some((base + s as usize, m.special & rest != 0, m.rule & rest != 0));
+                open = Some((base + s as usize, m.special & rest != 0, m.lead & rest != 0));
                 break;
             }
             let e = ends.trailing_zeros();
@@ -365,7 +374,7 @@ pub(crate) fn collect_lines(payload: &str, surrogates: bool, out: &mut Lines) {
             close_token(
                 payload,
                 (base + s as usize, base + e as usize),
-                (m.special & inside != 0, m.rule & inside != 0),
+                (m.special & inside != 0, m.lead & inside != 0),
                 (&mut line_start, &mut line_chars),
                 surrogates,
                 out,
@@ -382,25 +391,26 @@ pub(crate) fn collect_lines(payload: &str, surrogates: bool, out: &mut Lines) {
 
 /// Adds the token `payload[s..e]` (between ASCII whitespace) to the
 /// current line: `special` if it has a byte of [`block::Masks::special`],
-/// `rule` if one of them is a byte a rule must look at
-/// ([`block::Masks::rule`]). A plain token is one code point per byte:
-/// sixteen bytes are copied whatever its length and only those of a short
-/// token are kept, so the length decides no branch.
+/// `lead` if it has one of [`block::Masks::lead`] (it may hold non-ASCII
+/// whitespace or line breaks: the scalar scanner splits it). A plain
+/// token is one code point per byte: sixteen bytes are copied whatever
+/// its length and only those of a short token are kept, so the length
+/// decides no branch.
 #[inline(always)]
 fn close_token(
     payload: &str,
     (s, e): (usize, usize),
-    (special, rule): (bool, bool),
+    (special, lead): (bool, bool),
     (line_start, line_chars): (&mut usize, &mut usize),
     surrogates: bool,
     out: &mut Lines,
 ) {
     let b = payload.as_bytes();
     if special {
-        if rule {
+        if lead {
             scan_scalar(&payload[..e], s, (line_start, line_chars), surrogates, out);
         } else {
-            *line_chars += push_non_ascii(&b[s..e], &mut out.buf);
+            *line_chars += push_token(&payload[s..e], false, &mut out.buf);
         }
         return;
     }
@@ -416,30 +426,12 @@ fn close_token(
     *line_chars += keep;
 }
 
-/// Applies the length rule to `token`, a token with non-ASCII characters,
-/// none of them whitespace, and no byte another rule looks at: kept if it
-/// has fewer than ten code points (the bytes that are not UTF-8
-/// continuation bytes). Returns the code points appended.
-#[inline(never)]
-fn push_non_ascii(token: &[u8], buf: &mut Vec<u8>) -> usize {
-    // four bytes per code point at most
-    if token.len() >= 4 * LONG_TOKEN {
-        return 0;
-    }
-    let chars = token.iter().filter(|&&c| c & 0xc0 != 0x80).count();
-    if chars >= LONG_TOKEN {
-        return 0;
-    }
-    buf.extend_from_slice(token);
-    chars
-}
-
 /// The scalar scanner, from byte `from` to the end of `payload`, adding to
 /// the current line (`line_start`, `line_chars`) of `out`: every whitespace
 /// character, line break and token rule, one token at a time
-/// ([`token_end`], then [`push_token`]). It only sees ASCII tokens with a
-/// special byte (the block path takes the plain ones), so it needs no
-/// fast path of its own.
+/// ([`token_end`], then [`push_token`]). It only sees tokens that may
+/// hold non-ASCII whitespace (the block path takes the others), so it
+/// needs no fast path of its own.
 #[inline(never)]
 fn scan_scalar(
     payload: &str,
