@@ -151,9 +151,10 @@ fn find(table: &[(&str, u16)], key: &str) -> Option<u16> {
 
 impl Codec {
     /// Resolves a charset label as `codecs.lookup` does (the few labels
-    /// most mail uses skip the normalisation and search).
+    /// most mail uses skip the normalisation and search). ASCII case does
+    /// not matter: the normalisation lower-cases ASCII letters.
     pub(crate) fn lookup(label: &str) -> Option<Codec> {
-        static COMMON: OnceLock<[(&str, Option<Codec>); 8]> = OnceLock::new();
+        static COMMON: OnceLock<[(&str, Option<Codec>); 12]> = OnceLock::new();
         let common = COMMON.get_or_init(|| {
             [
                 "utf-8",
@@ -164,10 +165,14 @@ impl Codec {
                 "ascii",
                 "utf8",
                 "gb2312",
+                "iso-8859-2",
+                "windows-1251",
+                "koi8-r",
+                "iso-2022-jp",
             ]
             .map(|l| (l, Codec::lookup_slow(l)))
         });
-        if let Some((_, c)) = common.iter().find(|(l, _)| *l == label) {
+        if let Some((_, c)) = common.iter().find(|(l, _)| l.eq_ignore_ascii_case(label)) {
             return *c;
         }
         Codec::lookup_slow(label)
@@ -194,15 +199,31 @@ impl Codec {
         CODEC_IS_TEXT[usize::from(self.0)]
     }
 
+    /// The single-byte table of the codec, if it has one, and whether it
+    /// maps ASCII to itself.
+    fn table(self) -> Option<(&'static [u16; 256], bool)> {
+        // per codec: its table in TABLES (found by name once)
+        static INDEX: OnceLock<[Option<(u16, bool)>; CODEC_NAMES.len()]> = OnceLock::new();
+        let index = INDEX.get_or_init(|| {
+            CODEC_NAMES.map(|name| {
+                let i = TABLES.binary_search_by(|(k, _)| (*k).cmp(name)).ok()?;
+                let table = &TABLES[i].1;
+                let ascii = (0..0x80u16).all(|b| table[usize::from(b)] == b);
+                Some((u16::try_from(i).ok()?, ascii))
+            })
+        });
+        index[usize::from(self.0)].map(|(i, ascii)| (&TABLES[usize::from(i)].1, ascii))
+    }
+
     /// `bytes.decode(codec, errors)`.
     pub(crate) fn decode(self, input: &[u8], errors: Errors) -> Result<String, DecodeError> {
         if !self.is_text() {
             return Err(DecodeError::NotText);
         }
-        let name = self.name();
-        if let Ok(i) = TABLES.binary_search_by(|(k, _)| (*k).cmp(name)) {
-            return decode_table(&TABLES[i].1, input, errors);
+        if let Some((table, ascii_identity)) = self.table() {
+            return decode_table(table, ascii_identity, input, errors);
         }
+        let name = self.name();
         match name {
             "charmap" => Ok(input.iter().map(|&b| char::from(b)).collect()),
             "utf-8" => utf::utf8(input, errors),
@@ -224,21 +245,51 @@ impl Codec {
     }
 }
 
-/// A single-byte code page: `0xFFFE` marks an undefined byte.
-fn decode_table(table: &[u16; 256], input: &[u8], errors: Errors) -> Result<String, DecodeError> {
+/// A single-byte code page: `0xFFFE` marks an undefined byte. Where the
+/// table maps ASCII to itself (`ascii_identity`: nearly every code page),
+/// runs of ASCII bytes are copied whole.
+fn decode_table(
+    table: &[u16; 256],
+    ascii_identity: bool,
+    input: &[u8],
+    errors: Errors,
+) -> Result<String, DecodeError> {
     let mut sink = Sink::new(errors, input.len());
-    for &b in input {
+    let mut rest = input;
+    if ascii_identity {
+        while !rest.is_empty() {
+            let run = rest.iter().position(|&b| b >= 0x80).unwrap_or(rest.len());
+            if let Ok(text) = std::str::from_utf8(&rest[..run]) {
+                sink.out.push_str(text);
+            }
+            rest = &rest[run..];
+            let high = rest.iter().position(|&b| b < 0x80).unwrap_or(rest.len());
+            if !push_table(table, &rest[..high], &mut sink) {
+                break;
+            }
+            rest = &rest[high..];
+        }
+    } else {
+        push_table(table, rest, &mut sink);
+    }
+    sink.finish()
+}
+
+/// Pushes the code points of `bytes` by `table`; `false` once a strict
+/// decode has failed.
+fn push_table(table: &[u16; 256], bytes: &[u8], sink: &mut Sink) -> bool {
+    for &b in bytes {
         let cp = table[usize::from(b)];
         if cp == 0xfffe {
             sink.error();
             if sink.failed() {
-                break;
+                return false;
             }
         } else {
             sink.push_cp(u32::from(cp));
         }
     }
-    sink.finish()
+    true
 }
 
 /// The `idna` codec: only `strict` is supported (anything else raises).
