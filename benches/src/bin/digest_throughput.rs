@@ -2,11 +2,12 @@
 //! `scripts/bench-digest.sh` (which runs the reference the same way).
 //!
 //! ```text
-//! digest-throughput [--seconds S] [--per-file] FILE...
+//! digest-throughput [--seconds S | --passes P] [--per-file] FILE...
 //! ```
 //!
 //! Digests every file once (warm-up), then loops over them until at least
-//! S seconds (default 5) have passed; prints
+//! S seconds (default 5) have passed, or exactly P times (a fixed amount
+//! of work, for instruction and branch counts under valgrind); prints
 //! `messages=N bytes=B seconds=T msgs_per_s=X mb_per_s=Y`.
 
 use std::time::{Duration, Instant};
@@ -15,10 +16,15 @@ fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let mut seconds = 5.0f64;
     let mut per_file = false;
+    let mut passes: Option<u64> = None;
     loop {
         match args.first().map(String::as_str) {
             Some("--seconds") if args.len() >= 2 => {
                 seconds = args[1].parse().unwrap_or(5.0);
+                args.drain(..2);
+            }
+            Some("--passes") if args.len() >= 2 => {
+                passes = args[1].parse().ok();
                 args.drain(..2);
             }
             Some("--per-file") => {
@@ -39,7 +45,7 @@ fn main() {
         })
         .collect();
     if messages.is_empty() {
-        eprintln!("usage: digest-throughput [--seconds S] FILE...");
+        eprintln!("usage: digest-throughput [--seconds S | --passes P] [--per-file] FILE...");
         std::process::exit(2);
     }
     for m in &messages {
@@ -65,7 +71,9 @@ fn main() {
     let budget = Duration::from_secs_f64(seconds);
     let start = Instant::now();
     let (mut n, mut bytes) = (0u64, 0u64);
-    while start.elapsed() < budget {
+    let mut pass = 0;
+    while passes.map_or(start.elapsed() < budget, |p| pass < p) {
+        pass += 1;
         for m in &messages {
             std::hint::black_box(pyzor_digest::digest(std::hint::black_box(m)));
             n += 1;
