@@ -111,12 +111,18 @@ impl Parser<'_> {
                 // text between tags is often only indentation: skipped
                 // sixteen bytes at a time, it is no data at all
                 let lead = block::ws_prefix(&b[i..]);
-                if b.get(i + lead) == Some(&b'<') {
+                let tag_next = b.get(i + lead) == Some(&b'<');
+                if tag_next {
                     i += lead;
                 } else if i + lead == n && lead > 0 {
                     break; // only whitespace is left: no data
                 }
-                match memchr(b'<', &b[i..]) {
+                // (a tag right here — most of the time — needs no search)
+                match if tag_next {
+                    Some(0)
+                } else {
+                    memchr(b'<', &b[i..])
+                } {
                     Some(off) => j = i + off,
                     None => {
                         // An '&' among the last 34 characters with no
