@@ -65,7 +65,7 @@ fn masks_scalar(block: &[u8; BLOCK]) -> Masks {
 #[cfg(target_arch = "x86_64")]
 mod sse2 {
     use safe_arch::{
-        bitor_m128i, cmp_eq_mask_i8_m128i, m128i, min_u8_m128i, move_mask_i8_m128i,
+        bitor_m128i, cmp_eq_mask_i8_m128i, cmp_gt_mask_i8_m128i, m128i, move_mask_i8_m128i,
         set_splat_i8_m128i, sub_i8_m128i,
     };
 
@@ -73,12 +73,13 @@ mod sse2 {
         set_splat_i8_m128i(c as i8)
     }
 
-    /// Lanes in `lo..lo + len` (unsigned): lane - lo, clamped to len - 1,
-    /// is unchanged.
+    /// Lanes in `lo..lo + len` (unsigned), in two instructions: lane - lo
+    /// below len unsigned is lane - lo + 0x80 below len - 0x80 signed, and
+    /// SSE2 compares bytes signed.
     #[inline(always)]
     pub(super) fn in_range(v: m128i, lo: u8, len: u8) -> m128i {
-        let d = sub_i8_m128i(v, splat(lo));
-        cmp_eq_mask_i8_m128i(min_u8_m128i(d, splat(len - 1)), d)
+        let shifted = sub_i8_m128i(v, splat(lo.wrapping_sub(0x80)));
+        cmp_gt_mask_i8_m128i(splat(len.wrapping_sub(0x80)), shifted)
     }
 
     #[inline(always)]
