@@ -199,6 +199,31 @@ pub(crate) fn eq_mask(block: &[u8; BLOCK], c: u8) -> u64 {
     }
 }
 
+/// The index of the first byte of `b` that is `:` or not printable ASCII
+/// (outside 0x21..=0x7E), sixteen bytes at a time: where a header name
+/// ends. `None` if there is none.
+pub(crate) fn find_colon_or_unprintable(b: &[u8]) -> Option<usize> {
+    let stop = |c: u8| c == b':' || !(0x21..=0x7e).contains(&c);
+    let mut i = 0;
+    while let Some(chunk) = b.get(i..).and_then(<[u8]>::first_chunk::<16>) {
+        #[cfg(target_arch = "x86_64")]
+        let m = {
+            let v = safe_arch::load_unaligned_m128i(chunk);
+            sse2::bits(sse2::eq(v, b':')) | (!sse2::bits(sse2::in_range(v, 0x21, 0x5e)) & 0xffff)
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let m = chunk
+            .iter()
+            .enumerate()
+            .fold(0u64, |m, (k, &c)| m | u64::from(stop(c)) << k);
+        if m != 0 {
+            return Some(i + m.trailing_zeros() as usize);
+        }
+        i += 16;
+    }
+    b[i..].iter().position(|&c| stop(c)).map(|k| i + k)
+}
+
 /// The number of leading ASCII whitespace bytes of `b` (the ASCII part
 /// of `str.isspace()`), sixteen at a time.
 pub(crate) fn ws_prefix(b: &[u8]) -> usize {
@@ -290,6 +315,19 @@ mod tests {
     }
 
     proptest::proptest! {
+        #[test]
+        fn header_name_end(
+            bytes in proptest::collection::vec(
+                proptest::sample::select(b"aZ-:~ \x7f\x20\x21\x7e\x80\xba\t".to_vec()),
+                0..60,
+            )
+        ) {
+            proptest::prop_assert_eq!(
+                find_colon_or_unprintable(&bytes),
+                bytes.iter().position(|&c| c == b':' || !(0x21..=0x7e).contains(&c))
+            );
+        }
+
         #[test]
         fn whitespace_runs_at_both_ends(
             bytes in proptest::collection::vec(

@@ -142,18 +142,15 @@ pub(crate) fn parse(raw: &[u8]) -> Vec<Node<'_>> {
     p.nodes
 }
 
+/// Whether the feed parser takes `line` as part of the header block: an
+/// envelope (`From `) or continuation line, or printable ASCII up to a
+/// `:` (its `headerRE`).
 fn header_line(line: &[u8]) -> bool {
     if line.starts_with(b"From ") || line.starts_with(b" ") || line.starts_with(b"\t") {
         return true;
     }
-    for &b in line {
-        match b {
-            b':' => return true,
-            0x21..=0x7e => {}
-            _ => return false,
-        }
-    }
-    false
+    // printable ASCII up to a ':'
+    crate::block::find_colon_or_unprintable(line).is_some_and(|i| line[i] == b':')
 }
 
 /// Decodes header bytes the way compat32 reads them back: ASCII as is,
