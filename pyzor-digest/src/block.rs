@@ -169,11 +169,7 @@ fn ws16(chunk: &[u8; 16]) -> u32 {
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        let mut m = 0;
-        for (i, &c) in chunk.iter().enumerate() {
-            m |= u32::from(byte_class(c).0) << i;
-        }
-        m
+        mask_scalar(chunk, |c| byte_class(c).0) as u32
     }
 }
 
@@ -191,11 +187,38 @@ pub(crate) fn eq_mask(block: &[u8; BLOCK], c: u8) -> u64 {
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        let mut m = 0;
-        for (i, &b) in block.iter().enumerate() {
-            m |= u64::from(b == c) << i;
-        }
-        m
+        mask_scalar(block, |b| b == c)
+    }
+}
+
+/// The bits of the bytes of `chunk` (at most 64) for which `pred` holds,
+/// one byte at a time: the searches' fallback off x86-64, and their model
+/// in the tests.
+#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+fn mask_scalar<const N: usize>(chunk: &[u8; N], pred: impl Fn(u8) -> bool) -> u64 {
+    chunk
+        .iter()
+        .enumerate()
+        .fold(0, |m, (k, &c)| m | u64::from(pred(c)) << k)
+}
+
+/// `:` or not printable ASCII (outside 0x21..=0x7E): where a header name
+/// ends.
+fn header_stop(c: u8) -> bool {
+    c == b':' || !(0x21..=0x7e).contains(&c)
+}
+
+/// [`header_stop`] over a 16-byte chunk, as a bit mask.
+#[inline(always)]
+fn header_stops16(chunk: &[u8; 16]) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let v = safe_arch::load_unaligned_m128i(chunk);
+        sse2::bits(sse2::eq(v, b':')) | (!sse2::bits(sse2::in_range(v, 0x21, 0x5e)) & 0xffff)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        mask_scalar(chunk, header_stop)
     }
 }
 
@@ -203,25 +226,15 @@ pub(crate) fn eq_mask(block: &[u8; BLOCK], c: u8) -> u64 {
 /// (outside 0x21..=0x7E), sixteen bytes at a time: where a header name
 /// ends. `None` if there is none.
 pub(crate) fn find_colon_or_unprintable(b: &[u8]) -> Option<usize> {
-    let stop = |c: u8| c == b':' || !(0x21..=0x7e).contains(&c);
     let mut i = 0;
     while let Some(chunk) = b.get(i..).and_then(<[u8]>::first_chunk::<16>) {
-        #[cfg(target_arch = "x86_64")]
-        let m = {
-            let v = safe_arch::load_unaligned_m128i(chunk);
-            sse2::bits(sse2::eq(v, b':')) | (!sse2::bits(sse2::in_range(v, 0x21, 0x5e)) & 0xffff)
-        };
-        #[cfg(not(target_arch = "x86_64"))]
-        let m = chunk
-            .iter()
-            .enumerate()
-            .fold(0u64, |m, (k, &c)| m | u64::from(stop(c)) << k);
+        let m = header_stops16(chunk);
         if m != 0 {
             return Some(i + m.trailing_zeros() as usize);
         }
         i += 16;
     }
-    b[i..].iter().position(|&c| stop(c)).map(|k| i + k)
+    b[i..].iter().position(|&c| header_stop(c)).map(|k| i + k)
 }
 
 /// The number of leading ASCII whitespace bytes of `b` (the ASCII part
@@ -293,6 +306,26 @@ mod tests {
         assert_eq!(below(0), 0);
         assert_eq!(below(3), 0b111);
         assert_eq!(below(63), u64::MAX >> 1);
+    }
+
+    #[test]
+    fn searches_match_the_byte_model_on_every_byte_at_every_position() {
+        for pos in 0..16 {
+            for v in 0..=255u8 {
+                for fill in [b'a', b':', 0x80] {
+                    let mut chunk = [fill; 16];
+                    chunk[pos] = v;
+                    assert_eq!(header_stops16(&chunk), mask_scalar(&chunk, header_stop));
+                    let ws = mask_scalar(&chunk, |c| byte_class(c).0);
+                    assert_eq!(u64::from(ws16(&chunk)), ws);
+                    let mut block = [fill; BLOCK];
+                    block[pos * 4] = v;
+                    for c in [b'=', v, fill] {
+                        assert_eq!(eq_mask(&block, c), mask_scalar(&block, |b| b == c));
+                    }
+                }
+            }
+        }
     }
 
     #[test]
