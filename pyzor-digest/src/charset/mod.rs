@@ -79,9 +79,12 @@ impl Sink {
     /// copied.
     #[inline]
     pub(crate) fn push_ascii(&mut self, bytes: &[u8]) {
-        match std::str::from_utf8(bytes) {
-            Ok(s) if bytes.len() >= 16 => self.out.push_str(s),
-            _ => self.out.extend(bytes.iter().map(|&b| char::from(b))),
+        if bytes.len() >= 16
+            && let Ok(s) = std::str::from_utf8(bytes)
+        {
+            self.out.push_str(s);
+        } else {
+            self.out.extend(bytes.iter().map(|&b| char::from(b)));
         }
     }
 
