@@ -177,12 +177,8 @@ pub(crate) fn qp(data: &[u8]) -> Vec<u8> {
             copy_text(data, i, p, &mut out);
             i = qp_equals(data, p, &mut out);
             // a run of escapes (encoded text): one after another
-            while let Some(&[b'=', h, l]) = data.get(i..).and_then(<[u8]>::first_chunk::<3>) {
-                let (h, l) = (HEX[usize::from(h)], HEX[usize::from(l)]);
-                if h | l >= 16 {
-                    break;
-                }
-                out.push(h << 4 | l);
+            while let Some(byte) = hex_escape(data, i) {
+                out.push(byte);
                 i += 3;
             }
             // the '=' bytes the decoding consumed (an escape's digits may
@@ -230,16 +226,24 @@ fn copy_text(data: &[u8], from: usize, to: usize, out: &mut Vec<u8>) {
     out.truncate(out.len() - (j - to));
 }
 
+/// The byte of the escape at `data[p]`, if there is one: `=` and two hex
+/// digits (either case).
+#[inline(always)]
+fn hex_escape(data: &[u8], p: usize) -> Option<u8> {
+    let &[b'=', h, l] = data.get(p..)?.first_chunk::<3>()? else {
+        return None;
+    };
+    let (h, l) = (HEX[usize::from(h)], HEX[usize::from(l)]);
+    (h | l < 16).then_some(h << 4 | l)
+}
+
 /// Decodes the `=` at `data[p]`: an escape of two hex digits, a soft line
 /// break, `==`, or a lone `=` (kept). Returns where the text goes on.
 #[inline(always)]
 fn qp_equals(data: &[u8], p: usize, out: &mut Vec<u8>) -> usize {
-    if let Some(&[_, h, l]) = data.get(p..).and_then(<[u8]>::first_chunk::<3>) {
-        let (h, l) = (HEX[usize::from(h)], HEX[usize::from(l)]);
-        if h | l < 16 {
-            out.push(h << 4 | l);
-            return p + 3;
-        }
+    if let Some(byte) = hex_escape(data, p) {
+        out.push(byte);
+        return p + 3;
     }
     let n = data.len();
     let mut i = p + 1;
