@@ -33,6 +33,7 @@ mod mime;
 mod params;
 mod swar;
 mod text;
+mod utf8;
 
 use std::borrow::Cow;
 
@@ -183,11 +184,11 @@ fn text_payload<'a>(body: &'a [u8], cte: &str, label: Option<&str>) -> Payload<'
 /// bytes decoded with the part's raw charset parameter (default ASCII)
 /// and `replace`.
 fn raw_payload<'a>(node: &mime::Node, body: Cow<'a, [u8]>) -> Payload<'a> {
-    if body.is_ascii() {
-        let text = match body {
-            Cow::Borrowed(b) => Cow::Borrowed(std::str::from_utf8(b).unwrap_or_default()),
-            Cow::Owned(v) => Cow::Owned(String::from_utf8(v).unwrap_or_default()),
-        };
+    let ascii = match &body {
+        Cow::Borrowed(b) => utf8::ascii_str(b).map(Cow::Borrowed),
+        Cow::Owned(v) => utf8::ascii_str(v).map(|s| Cow::Owned(s.to_owned())),
+    };
+    if let Some(text) = ascii {
         return Payload {
             text,
             surrogates: false,

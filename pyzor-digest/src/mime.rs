@@ -156,9 +156,9 @@ fn header_line(line: &[u8]) -> bool {
 /// Decodes header bytes the way compat32 reads them back: ASCII as is,
 /// every byte >= 0x80 as U+FFFD.
 fn header_text(bytes: &[u8]) -> Cow<'_, str> {
-    match std::str::from_utf8(bytes) {
-        Ok(s) if s.is_ascii() => Cow::Borrowed(s),
-        _ => Cow::Owned(
+    match crate::utf8::ascii_str(bytes) {
+        Some(s) => Cow::Borrowed(s),
+        None => Cow::Owned(
             bytes
                 .iter()
                 .map(|&b| if b < 0x80 { char::from(b) } else { '\u{fffd}' })

@@ -80,7 +80,7 @@ impl Sink {
     #[inline]
     pub(crate) fn push_ascii(&mut self, bytes: &[u8]) {
         if bytes.len() >= 16
-            && let Ok(s) = std::str::from_utf8(bytes)
+            && let Some(s) = crate::utf8::as_str(bytes)
         {
             self.out.push_str(s);
         } else {
@@ -262,7 +262,7 @@ fn decode_table(
     if ascii_identity {
         while !rest.is_empty() {
             let run = rest.iter().position(|&b| b >= 0x80).unwrap_or(rest.len());
-            if let Ok(text) = std::str::from_utf8(&rest[..run]) {
+            if let Some(text) = crate::utf8::as_str(&rest[..run]) {
                 sink.out.push_str(text);
             }
             rest = &rest[run..];
@@ -355,10 +355,12 @@ pub(crate) fn decode_label_cow<'a>(
         });
     }
     let codec = Codec::lookup(label).ok_or(DecodeError::UnknownLabel)?;
-    if matches!(codec.name(), "utf-8" | "ascii")
-        && (codec.name() == "utf-8" || input.is_ascii())
-        && let Ok(s) = std::str::from_utf8(input)
-    {
+    let whole = match codec.name() {
+        "utf-8" => crate::utf8::as_str(input),
+        "ascii" => crate::utf8::ascii_str(input),
+        _ => None,
+    };
+    if let Some(s) = whole {
         return Ok(Decoded {
             text: Cow::Borrowed(s),
             surrogates: false,
@@ -387,9 +389,9 @@ pub(crate) fn decode_text_part<'a>(label: Option<&str>, input: &'a [u8]) -> Deco
     {
         return d;
     }
-    let text = match std::str::from_utf8(input) {
-        Ok(s) if input.is_ascii() => Cow::Borrowed(s),
-        _ => Cow::Owned(
+    let text = match crate::utf8::ascii_str(input) {
+        Some(s) => Cow::Borrowed(s),
+        None => Cow::Owned(
             input
                 .iter()
                 .filter(|b| b.is_ascii())
