@@ -147,6 +147,120 @@ fn leads(block: &[u8; BLOCK]) -> u64 {
     lead
 }
 
+/// The block masks with AVX2, 32 bytes per compare, for the line
+/// scanner's AVX2 build ([`crate::text::collect_lines`] picks it at run
+/// time). Same sets and same results as [`masks`]; the tests check both
+/// against [`byte_class`] on every byte at every position.
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod avx2 {
+    use core::arch::x86_64::{
+        __m256i, _mm256_cmpeq_epi8, _mm256_cmpgt_epi8, _mm256_movemask_epi8, _mm256_or_si256,
+        _mm256_set_m128i, _mm256_set1_epi8, _mm256_setzero_si256, _mm256_sub_epi8,
+    };
+
+    use super::{BLOCK, Masks};
+
+    /// Whether this CPU has what the AVX2 build needs: AVX2, and the bit
+    /// instructions (BMI1, BMI2, LZCNT, POPCNT) that build may use for the
+    /// mask arithmetic. Detected once, then cached by the standard library.
+    pub(crate) fn available() -> bool {
+        std::is_x86_feature_detected!("avx2")
+            && std::is_x86_feature_detected!("bmi1")
+            && std::is_x86_feature_detected!("bmi2")
+            && std::is_x86_feature_detected!("lzcnt")
+            && std::is_x86_feature_detected!("popcnt")
+    }
+
+    /// 32 bytes as one vector (two safe SSE2 loads, which the compiler
+    /// merges into one 32-byte load).
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn load(bytes: &[u8; 32]) -> __m256i {
+        let [lo, hi] = bytes.as_chunks::<16>().0 else {
+            unreachable!("32 bytes are two 16-byte halves")
+        };
+        _mm256_set_m128i(
+            safe_arch::load_unaligned_m128i(hi).0,
+            safe_arch::load_unaligned_m128i(lo).0,
+        )
+    }
+
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn splat(c: u8) -> __m256i {
+        _mm256_set1_epi8(c as i8)
+    }
+
+    /// Lanes in `lo..lo + len` (unsigned), as in the SSE2 version.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn in_range(v: __m256i, lo: u8, len: u8) -> __m256i {
+        let shifted = _mm256_sub_epi8(v, splat(lo.wrapping_sub(0x80)));
+        _mm256_cmpgt_epi8(splat(len.wrapping_sub(0x80)), shifted)
+    }
+
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn eq(v: __m256i, c: u8) -> __m256i {
+        _mm256_cmpeq_epi8(v, splat(c))
+    }
+
+    /// The bits of a 32-lane mask (or of the lanes' high bits).
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn bits(v: __m256i) -> u64 {
+        u64::from(_mm256_movemask_epi8(v) as u32)
+    }
+
+    /// The masks of `block` (see [`Masks`]).
+    ///
+    /// The bytes from 0x80 on are folded into `special` before the bits
+    /// are taken (or-ing their bits in afterwards, as the SSE2 version
+    /// does, makes LLVM rebuild the lanes one byte at a time).
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    pub(crate) fn masks(block: &[u8; BLOCK]) -> Masks {
+        let [lo, hi] = block.as_chunks::<32>().0 else {
+            unreachable!("64 bytes are two 32-byte halves")
+        };
+        let (lo, hi) = (load(lo), load(hi));
+        let ws = |v| _mm256_or_si256(in_range(v, 0x09, 5), in_range(v, 0x1c, 5));
+        let brk = |v| _mm256_or_si256(in_range(v, 0x0a, 4), in_range(v, 0x1c, 3));
+        let special = |v| {
+            let named = _mm256_or_si256(_mm256_or_si256(eq(v, 0), eq(v, b':')), eq(v, b'@'));
+            _mm256_or_si256(named, _mm256_cmpgt_epi8(_mm256_setzero_si256(), v))
+        };
+        let join = |lo, hi| bits(lo) | bits(hi) << 32;
+        // The barrier keeps LLVM from carrying the caller's bit arithmetic
+        // (shifts and tests of the masks) back into the vector lanes, where
+        // it becomes byte-by-byte shuffles (the loop ran 1.6 times the
+        // instructions of the SSE2 build).
+        std::hint::black_box(Masks {
+            ws: join(ws(lo), ws(hi)),
+            brk: join(brk(lo), brk(hi)),
+            special: join(special(lo), special(hi)),
+            lead: if bits(_mm256_or_si256(lo, hi)) != 0 {
+                leads(block)
+            } else {
+                0
+            },
+        })
+    }
+
+    /// [`Masks::lead`] of `block` (out of line: only blocks with non-ASCII
+    /// bytes need it).
+    #[target_feature(enable = "avx2")]
+    #[inline(never)]
+    fn leads(block: &[u8; BLOCK]) -> u64 {
+        let mut lead = 0;
+        for (k, half) in block.as_chunks::<32>().0.iter().enumerate() {
+            let v = load(half);
+            lead |= bits(_mm256_or_si256(eq(v, 0xc2), in_range(v, 0xe1, 3))) << (32 * k);
+        }
+        lead
+    }
+}
+
 /// The masks of `block`.
 #[inline]
 pub(crate) fn masks(block: &[u8; BLOCK]) -> Masks {
@@ -328,8 +442,30 @@ mod tests {
         }
     }
 
+    /// The AVX2 masks, in a context with AVX2 (see [`avx2_masks`]).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2_masks_checked(block: &[u8; BLOCK]) -> Masks {
+        avx2::masks(block)
+    }
+
+    /// The AVX2 masks; the caller checks [`avx2::available`].
+    #[cfg(target_arch = "x86_64")]
+    fn avx2_masks(block: &[u8; BLOCK]) -> Masks {
+        assert!(avx2::available());
+        #[allow(unsafe_code)]
+        // SAFETY: the CPU has AVX2 (asserted just above).
+        unsafe {
+            avx2_masks_checked(block)
+        }
+    }
+
     #[test]
     fn every_byte_at_every_position_both_ways() {
+        #[cfg(target_arch = "x86_64")]
+        if !avx2::available() {
+            eprintln!("this CPU has no AVX2: only the SSE2 and scalar masks are checked");
+        }
         for pos in 0..BLOCK {
             for v in 0..=255u8 {
                 for fill in [b'a', b' ', 0xe3] {
@@ -337,6 +473,10 @@ mod tests {
                     block[pos] = v;
                     let m = masks(&block);
                     assert_eq!(m, masks_scalar(&block), "{v:#x} at {pos} in {fill:#x}");
+                    #[cfg(target_arch = "x86_64")]
+                    if avx2::available() {
+                        assert_eq!(avx2_masks(&block), m, "AVX2: {v:#x} at {pos} in {fill:#x}");
+                    }
                     let (ws, brk, special, lead) = byte_class(v);
                     assert_eq!(m.ws >> pos & 1 == 1, ws);
                     assert_eq!(m.brk >> pos & 1 == 1, brk);
@@ -386,6 +526,10 @@ mod tests {
         fn simd_matches_scalar(bytes in proptest::collection::vec(proptest::num::u8::ANY, BLOCK)) {
             let block: [u8; BLOCK] = bytes.try_into().unwrap();
             proptest::prop_assert_eq!(masks(&block), masks_scalar(&block));
+            #[cfg(target_arch = "x86_64")]
+            if avx2::available() {
+                proptest::prop_assert_eq!(avx2_masks(&block), masks_scalar(&block));
+            }
         }
     }
 }

@@ -302,7 +302,51 @@ fn token_end(payload: &str, mut j: usize) -> (usize, bool) {
 /// quotes), to [`scan_scalar`], which also splits it there. A line ends before the
 /// first token that follows an ASCII line break (the empty lines between
 /// several breaks are never kept, so one end is enough).
+///
+/// The loop is built twice: for the x86-64 baseline (SSE2 masks) and, on
+/// x86-64 CPUs that have them, with AVX2 and the BMI bit instructions
+/// (AVX2 masks, and shorter code for the bit arithmetic of every token),
+/// picked at run time. The two builds give the same lines; the tests
+/// check it.
 pub(crate) fn collect_lines(payload: &str, surrogates: bool, out: &mut Lines) {
+    #[cfg(target_arch = "x86_64")]
+    if block::avx2::available() {
+        #[allow(unsafe_code)]
+        // SAFETY: `collect_lines_avx2` needs AVX2, BMI1, BMI2, LZCNT and
+        // POPCNT, which `available` has just found on this CPU. This is the
+        // crate's only unsafe code.
+        unsafe {
+            collect_lines_avx2(payload, surrogates, out);
+        }
+        return;
+    }
+    collect_lines_with(payload, surrogates, out, block::masks);
+}
+
+/// [`collect_lines`] built for AVX2 (the caller checks the CPU).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,bmi1,bmi2,lzcnt,popcnt")]
+fn collect_lines_avx2(payload: &str, surrogates: bool, out: &mut Lines) {
+    collect_lines_with(payload, surrogates, out, |b| block::avx2::masks(b));
+}
+
+/// [`collect_lines`] built for the baseline, whatever the CPU (for the
+/// tests that compare the two builds).
+#[cfg(test)]
+fn collect_lines_baseline(payload: &str, surrogates: bool, out: &mut Lines) {
+    collect_lines_with(payload, surrogates, out, block::masks);
+}
+
+/// The body of [`collect_lines`], with the block classifier `masks`;
+/// always inlined, so that each caller compiles it for its own target
+/// features.
+#[inline(always)]
+fn collect_lines_with(
+    payload: &str,
+    surrogates: bool,
+    out: &mut Lines,
+    masks: impl Fn(&[u8; block::BLOCK]) -> block::Masks,
+) {
     let b = payload.as_bytes();
     let n = b.len();
     let mut line_start = out.buf.len();
@@ -318,13 +362,13 @@ pub(crate) fn collect_lines(payload: &str, surrogates: bool, out: &mut Lines) {
     // one more block at the end when a token is open there
     while base < n || open.is_some() {
         let m = match b[base..].first_chunk::<{ block::BLOCK }>() {
-            Some(chunk) => block::masks(chunk),
+            Some(chunk) => masks(chunk),
             None => {
                 // the last bytes, padded with spaces: they end the last
                 // token at the end of the payload and break no line
                 let mut tail = [b' '; block::BLOCK];
                 tail[..n - base].copy_from_slice(&b[base..]);
-                block::masks(&tail)
+                masks(&tail)
             }
         };
         let token = !m.ws;
@@ -662,6 +706,9 @@ mod tests {
             // the model's split on '\r' and '\n' gives an empty line inside
             // CR LF: never kept, so the same lines
             proptest::prop_assert_eq!(lines(&text), model(&text));
+            let mut baseline = Lines::default();
+            collect_lines_baseline(&text, false, &mut baseline);
+            proptest::prop_assert_eq!(baseline.to_vec(), model(&text));
         }
     }
 }
