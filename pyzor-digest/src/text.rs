@@ -514,22 +514,32 @@ fn scan_scalar(
 
 impl Lines {
     /// Ends the current line: keeps it if it has at least 8 code points.
+    /// Inlined: most line ends drop a short or empty line, which is two
+    /// stores (keeping one is out of line).
+    #[inline(always)]
     fn end_line(&mut self, line_start: &mut usize, line_chars: &mut usize, surrogates: bool) {
         if *line_chars >= MIN_LINE_LENGTH {
-            if surrogates {
-                let kept: String = String::from_utf8_lossy(&self.buf[*line_start..])
-                    .chars()
-                    .filter(|&c| (c as u32) < SURROGATE_BASE)
-                    .collect();
-                self.buf.truncate(*line_start);
-                self.buf.extend_from_slice(kept.as_bytes());
-            }
-            self.spans.push((*line_start, self.buf.len()));
+            self.keep_line(*line_start, surrogates);
         } else {
             self.buf.truncate(*line_start);
         }
         *line_start = self.buf.len();
         *line_chars = 0;
+    }
+
+    /// Keeps the line that starts at `line_start` (its lone-surrogate
+    /// stand-ins dropped, if it may hold some).
+    #[inline(never)]
+    fn keep_line(&mut self, line_start: usize, surrogates: bool) {
+        if surrogates {
+            let kept: String = String::from_utf8_lossy(&self.buf[line_start..])
+                .chars()
+                .filter(|&c| (c as u32) < SURROGATE_BASE)
+                .collect();
+            self.buf.truncate(line_start);
+            self.buf.extend_from_slice(kept.as_bytes());
+        }
+        self.spans.push((line_start, self.buf.len()));
     }
 }
 
