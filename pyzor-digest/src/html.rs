@@ -215,13 +215,17 @@ impl Parser<'_> {
     fn parse_endtag(&mut self, i: usize) -> Option<usize> {
         let raw = self.raw;
         let b = raw.as_bytes();
-        memchr(b'>', &b[i + 2..])?;
         if !b.get(i + 2).is_some_and(u8::is_ascii_alphabetic) {
-            if b.get(i + 2) == Some(&b'>') {
+            // (no '>' at all: not terminated)
+            let gt = memchr(b'>', &b[i + 2..])?;
+            if gt == 0 {
                 return Some(i + 3); // "</>" is ignored
             }
-            return memchr(b'>', &b[i + 2..]).map(|p| i + 2 + p + 1); // bogus comment
+            return Some(i + 2 + gt + 1); // bogus comment
         }
+        // The reference first checks that a '>' follows at all. Without
+        // one the walk below cannot end after a '>' either, and gives the
+        // same `None`: the search is not needed.
         let TagEnd {
             end: j, name_end, ..
         } = locate_tag_end(b, i + 2, &mut self.quotes);
