@@ -28,6 +28,23 @@ pub(crate) fn first(mask: u128) -> usize {
     (mask.trailing_zeros() / 8) as usize
 }
 
+/// The number of leading bytes of `b` below 0x80 (`high`: from 0x80
+/// on), sixteen at a time.
+#[inline]
+pub(crate) fn run_of(b: &[u8], high: bool) -> usize {
+    let flip = if high { HIGHS } else { 0 };
+    let mut i = 0;
+    while let Some(chunk) = b.get(i..).and_then(<[u8]>::first_chunk::<16>) {
+        // the bytes whose high bit ends the run
+        let k = first((word(chunk) ^ flip) & HIGHS);
+        i += k;
+        if k < 16 {
+            return i;
+        }
+    }
+    i + b[i..].iter().take_while(|&&c| (c >= 0x80) == high).count()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -47,5 +64,23 @@ mod tests {
         // several flagged bytes: the first counts, whatever follows
         assert_eq!(first(not_graphic(word(b"ab \0  cdefghijkl"))), 2);
         assert_eq!(first(not_graphic(word(&[0; 16]))), 0);
+    }
+
+    #[test]
+    fn runs_of_ascii_and_of_high_bytes() {
+        for len in 0..40 {
+            for pos in 0..=len {
+                for (fill, other) in [(b'a', 0x80u8), (0xffu8, 0x7f), (0, 0xc3)] {
+                    let mut b = vec![fill; len];
+                    if pos < len {
+                        b[pos] = other;
+                    }
+                    for high in [false, true] {
+                        let model = b.iter().take_while(|&&c| (c >= 0x80) == high).count();
+                        assert_eq!(run_of(&b, high), model, "{b:?} {high}");
+                    }
+                }
+            }
+        }
     }
 }

@@ -191,7 +191,7 @@ pub(crate) fn decode(name: &str, input: &[u8], errors: Errors) -> Result<String,
     while i < n && !sink.failed() {
         let b0 = input[i];
         if b0 < 0x80 && t.ascii_identity {
-            let run = input[i..].iter().position(|&b| b >= 0x80).unwrap_or(n - i);
+            let run = crate::swar::run_of(&input[i..], false);
             sink.push_ascii(&input[i..i + run]);
             i += run;
             continue;

@@ -261,12 +261,12 @@ fn decode_table(
     let mut rest = input;
     if ascii_identity {
         while !rest.is_empty() {
-            let run = rest.iter().position(|&b| b >= 0x80).unwrap_or(rest.len());
+            let run = crate::swar::run_of(rest, false);
             if let Some(text) = crate::utf8::as_str(&rest[..run]) {
                 sink.out.push_str(text);
             }
             rest = &rest[run..];
-            let high = rest.iter().position(|&b| b < 0x80).unwrap_or(rest.len());
+            let high = crate::swar::run_of(rest, true);
             if !push_table(table, &rest[..high], &mut sink) {
                 break;
             }
