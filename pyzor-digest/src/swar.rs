@@ -28,6 +28,17 @@ pub(crate) fn first(mask: u128) -> usize {
     (mask.trailing_zeros() / 8) as usize
 }
 
+/// Whether `b` has a NUL byte, sixteen bytes at a time (for the short
+/// slices of a token, where a call to `memchr` costs more than the search).
+#[inline]
+pub(crate) fn has_nul(b: &[u8]) -> bool {
+    let (chunks, tail) = b.as_chunks::<16>();
+    chunks.iter().any(|chunk| {
+        let w = word(chunk);
+        w.wrapping_sub(ONES) & !w & HIGHS != 0
+    }) || tail.contains(&0)
+}
+
 /// The number of leading bytes of `b` below 0x80 (`high`: from 0x80
 /// on), sixteen at a time.
 #[inline]
@@ -64,6 +75,21 @@ mod tests {
         // several flagged bytes: the first counts, whatever follows
         assert_eq!(first(not_graphic(word(b"ab \0  cdefghijkl"))), 2);
         assert_eq!(first(not_graphic(word(&[0; 16]))), 0);
+    }
+
+    #[test]
+    fn nul_anywhere() {
+        for len in 0..40 {
+            assert!(!has_nul(&vec![0x80; len]));
+            assert!(!has_nul(&vec![1; len]));
+            for pos in 0..len {
+                for fill in [b'a', 0x80, 0xff, 1] {
+                    let mut b = vec![fill; len];
+                    b[pos] = 0;
+                    assert!(has_nul(&b), "{b:?}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -162,6 +162,10 @@ impl Lines {
 
 /// Appends the characters of `piece` but its NULs.
 fn push_without_nuls(piece: &str, buf: &mut Vec<u8>) {
+    if !swar::has_nul(piece.as_bytes()) {
+        buf.extend_from_slice(piece.as_bytes());
+        return;
+    }
     for part in piece.split('\0') {
         buf.extend_from_slice(part.as_bytes());
     }
@@ -184,7 +188,7 @@ fn push_token(token: &str, plain: bool, buf: &mut Vec<u8>) -> usize {
     // code points, NULs excluded (a code point is at most four bytes)
     let n = if plain {
         bytes.len()
-    } else if bytes.len() >= 4 * LONG_TOKEN && !bytes.contains(&0) {
+    } else if bytes.len() >= 4 * LONG_TOKEN && !swar::has_nul(bytes) {
         return 0;
     } else {
         // the bytes that start a character, but NULs
