@@ -64,10 +64,10 @@ pub(crate) struct Node<'a> {
     pub payload: Vec<(usize, usize)>,
     /// `maintype/subtype` and the index of its `/`, computed once the
     /// headers are known.
-    ctype: Option<(String, usize)>,
+    ctype: Option<(Cow<'a, str>, usize)>,
 }
 
-impl Node<'_> {
+impl<'a> Node<'a> {
     /// (maintype, subtype) as `get_content_type()` gives them.
     pub fn content_type(&self) -> (&str, &str) {
         match &self.ctype {
@@ -76,9 +76,14 @@ impl Node<'_> {
         }
     }
 
-    fn compute_content_type(&self) -> (String, usize) {
+    fn compute_content_type(&self) -> (Cow<'a, str>, usize) {
         match &self.content_type {
-            Some(v) => params::content_type(v),
+            // borrowed from the message when the header is
+            Some(Cow::Borrowed(v)) => params::content_type(v),
+            Some(Cow::Owned(v)) => {
+                let (t, slash) = params::content_type(v);
+                (Cow::Owned(t.into_owned()), slash)
+            }
             None if self.default_message => params::known_type("message/rfc822"),
             None => params::known_type("text/plain"),
         }
@@ -90,7 +95,7 @@ impl Node<'_> {
     }
 
     /// The payload bytes (borrowed when contiguous, which is almost always).
-    pub fn payload<'a>(&self, raw: &'a [u8]) -> Cow<'a, [u8]> {
+    pub fn payload<'r>(&self, raw: &'r [u8]) -> Cow<'r, [u8]> {
         match self.payload.as_slice() {
             [] => Cow::Borrowed(&[]),
             [(s, e)] => Cow::Borrowed(&raw[*s..*e]),

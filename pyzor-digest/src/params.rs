@@ -321,21 +321,26 @@ pub(crate) fn boundary(content_type: Option<&str>) -> Option<String> {
 /// first Content-Type value; `None` when the header is absent.
 /// A known type (`text/plain`, `message/rfc822`) as [`content_type`]
 /// gives types: the string and the index of its `/`.
-pub(crate) fn known_type(t: &str) -> (String, usize) {
-    (t.to_owned(), t.find('/').unwrap_or(t.len()))
+pub(crate) fn known_type(t: &'static str) -> (Cow<'static, str>, usize) {
+    (Cow::Borrowed(t), t.find('/').unwrap_or(t.len()))
 }
 
-/// Returns the lower-cased `maintype/subtype` and the index of its `/`.
-pub(crate) fn content_type(value: &str) -> (String, usize) {
+/// Returns the lower-cased `maintype/subtype` and the index of its `/`
+/// (borrowed from `value` when it is lower case already).
+pub(crate) fn content_type(value: &str) -> (Cow<'_, str>, usize) {
     let head = match value.bytes().position(|b| b == b';') {
         Some(i) => &value[..i],
         None => value,
     };
     let head = py_strip(head);
     let ctype = if head.is_ascii() {
-        head.to_ascii_lowercase()
+        if head.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(head.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(head)
+        }
     } else {
-        head.to_lowercase()
+        Cow::Owned(head.to_lowercase())
     };
     let mut slashes = ctype.bytes().enumerate().filter(|&(_, b)| b == b'/');
     match (slashes.next(), slashes.next()) {
