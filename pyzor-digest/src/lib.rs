@@ -75,13 +75,14 @@ pub fn normalized_lines(raw: &[u8]) -> Vec<String> {
 }
 
 fn kept_lines(raw: &[u8]) -> text::Lines {
-    let payloads = payloads(raw);
-    // kept text is never longer than the payloads: one allocation
-    let total: usize = payloads.iter().map(|p| p.text.len()).sum();
-    let mut lines = text::Lines::with_capacity(total, 64);
-    for p in payloads {
-        text::collect_lines(&p.text, p.surrogates, &mut lines);
-    }
+    // Kept text is never longer than the payloads, which are seldom longer
+    // than the message (decoding mostly shrinks text): one allocation, as
+    // a rule. Each payload is normalised as soon as it is decoded, and
+    // dropped.
+    let mut lines = text::Lines::with_capacity(raw.len(), 64);
+    for_each_payload(raw, |p| {
+        text::collect_lines(&p.text, p.surrogates, &mut lines)
+    });
     lines
 }
 
@@ -120,11 +121,10 @@ struct Payload<'a> {
     surrogates: bool,
 }
 
-/// The payload strings of every MIME node, in walk order (pyzor's
-/// `digest_payloads`).
-fn payloads(raw: &[u8]) -> Vec<Payload<'_>> {
+/// Calls `f` with the payload string of every MIME node, in walk order
+/// (pyzor's `digest_payloads`).
+fn for_each_payload(raw: &[u8], mut f: impl FnMut(Payload<'_>)) {
     let nodes = mime::parse(raw);
-    let mut out = Vec::with_capacity(nodes.len());
     for node in &nodes {
         let (main, sub) = node.content_type();
         let body = node.payload(raw);
@@ -136,20 +136,19 @@ fn payloads(raw: &[u8]) -> Vec<Payload<'_>> {
                 Cow::Owned(v) => text_payload(&v, cte, label.as_deref()).into_owned(),
             };
             if sub == "html" {
-                out.push(Payload {
+                f(Payload {
                     text: Cow::Owned(html::html_to_text(&payload.text)),
                     surrogates: payload.surrogates,
                 });
             } else {
-                out.push(payload);
+                f(payload);
             }
         } else if node.is_multipart() {
             // containers: their children are visited
         } else {
-            out.push(raw_payload(node, body));
+            f(raw_payload(node, body));
         }
     }
-    out
 }
 
 impl Payload<'_> {
