@@ -26,22 +26,31 @@ pub(crate) enum ParamValue {
 }
 
 /// `email.utils.unquote`.
-pub(crate) fn unquote(s: &str) -> String {
+pub(crate) fn unquote(s: &str) -> Cow<'_, str> {
     // more than one character: a single multi-byte one is neither a quote
     // nor a bracket, so the byte length tells the same
     if s.len() > 1 {
         if s.starts_with('"') && s.ends_with('"') {
             let inner = &s[1..s.len() - 1];
             if !inner.contains('\\') {
-                return inner.to_owned();
+                return Cow::Borrowed(inner);
             }
-            return inner.replace("\\\\", "\\").replace("\\\"", "\"");
+            return Cow::Owned(inner.replace("\\\\", "\\").replace("\\\"", "\""));
         }
         if s.starts_with('<') && s.ends_with('>') {
-            return s[1..s.len() - 1].to_owned();
+            return Cow::Borrowed(&s[1..s.len() - 1]);
         }
     }
-    s.to_owned()
+    Cow::Borrowed(s)
+}
+
+/// [`unquote`] of an owned string, which is given back when unquoting
+/// leaves it as it is (no copy).
+fn unquote_owned(s: String) -> String {
+    match unquote(&s) {
+        Cow::Borrowed(t) if t.len() == s.len() => s,
+        other => other.into_owned(),
+    }
 }
 
 /// `email.utils.quote`.
@@ -173,7 +182,7 @@ pub(crate) fn get_param(header: &str, name: &str) -> Option<ParamValue> {
     let mut pieces = param_pieces(header);
     let (first_name, first_value) = pieces.next()?;
     if matches(&first_name) {
-        return Some(ParamValue::Plain(unquote(first_value)));
+        return Some(ParamValue::Plain(unquote(first_value).into_owned()));
     }
     // base name (as written) -> continuations
     let mut conts: Vec<(String, Vec<Continuation>)> = Vec::new();
@@ -184,7 +193,7 @@ pub(crate) fn get_param(header: &str, name: &str) -> Option<ParamValue> {
                 if !matches(base) {
                     continue;
                 }
-                let entry = (num.map(str::to_owned), unquote(value), encoded);
+                let entry = (num.map(str::to_owned), unquote(value).into_owned(), encoded);
                 match conts.iter_mut().find(|(n, _)| n == base) {
                     Some((_, v)) => v.push(entry),
                     None => conts.push((base.to_owned(), vec![entry])),
@@ -193,12 +202,12 @@ pub(crate) fn get_param(header: &str, name: &str) -> Option<ParamValue> {
             None if matches(&pname) => {
                 // re-quoted by decode_params, unquoted again by get_param:
                 // the same text unless it has a quote or a backslash
-                let value = unquote(value);
+                let value = unquote(value).into_owned();
                 if !value.contains(['"', '\\']) {
                     return Some(ParamValue::Plain(value));
                 }
                 let requoted = format!("\"{}\"", quote(&value));
-                return Some(ParamValue::Plain(unquote(&requoted)));
+                return Some(ParamValue::Plain(unquote(&requoted).into_owned()));
             }
             None => {}
         }
@@ -224,18 +233,20 @@ pub(crate) fn get_param(header: &str, name: &str) -> Option<ParamValue> {
     }
     let value = quote(&joined);
     if !extended {
-        return Some(ParamValue::Plain(unquote(&format!("\"{value}\""))));
+        return Some(ParamValue::Plain(
+            unquote(&format!("\"{value}\"")).into_owned(),
+        ));
     }
     let parts: Vec<&str> = value.splitn(3, '\'').collect();
     Some(if parts.len() <= 2 {
         ParamValue::Extended {
             charset: None,
-            text: unquote(&format!("\"{value}\"")),
+            text: unquote(&format!("\"{value}\"")).into_owned(),
         }
     } else {
         ParamValue::Extended {
             charset: Some(parts[0].to_owned()),
-            text: unquote(&format!("\"{}\"", parts[2])),
+            text: unquote(&format!("\"{}\"", parts[2])).into_owned(),
         }
     })
 }
@@ -303,18 +314,20 @@ pub(crate) fn raw_charset(content_type: Option<&str>) -> RawCharset {
 /// `collapse_rfc2231_value`), trailing whitespace removed.
 pub(crate) fn boundary(content_type: Option<&str>) -> Option<String> {
     let value = get_param(content_type?, "boundary")?;
-    let collapsed = match value {
-        ParamValue::Plain(s) => unquote(&s),
+    let mut collapsed = match value {
+        ParamValue::Plain(s) => unquote_owned(s),
         ParamValue::Extended { charset, text } => {
             let cs = charset.unwrap_or_else(|| "us-ascii".to_owned());
             let raw = raw_unicode_escape_encode(&text);
             match charset::decode_label(&cs, &raw, Errors::Replace) {
                 Ok(s) => s,
-                Err(_) => unquote(&text),
+                Err(_) => unquote_owned(text),
             }
         }
     };
-    Some(collapsed.trim_end_matches(is_py_whitespace).to_owned())
+    let kept = collapsed.trim_end_matches(is_py_whitespace).len();
+    collapsed.truncate(kept);
+    Some(collapsed)
 }
 
 /// `Message.get_content_type()` split into (maintype, subtype), from the
