@@ -22,7 +22,8 @@
 //! reading instead (see the README's compatibility table).
 
 // One unsafe call, in `text::collect_lines`: the run-time switch to its
-// AVX2 build. Everything else is safe code.
+// AVX2 build (and, in the tests, the same call of the AVX2 masks).
+// Everything else is safe code.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 

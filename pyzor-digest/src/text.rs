@@ -318,7 +318,7 @@ pub(crate) fn collect_lines(payload: &str, surrogates: bool, out: &mut Lines) {
         #[allow(unsafe_code)]
         // SAFETY: `collect_lines_avx2` needs AVX2, BMI1, BMI2, LZCNT and
         // POPCNT, which `available` has just found on this CPU. This is the
-        // crate's only unsafe code.
+        // crate's only unsafe code outside its tests.
         unsafe {
             collect_lines_avx2(payload, surrogates, out);
         }
