@@ -239,25 +239,14 @@ pub(crate) mod avx2 {
             ws: join(ws(lo), ws(hi)),
             brk: join(brk(lo), brk(hi)),
             special: join(special(lo), special(hi)),
+            // (the SSE2 search, out of line: only blocks with non-ASCII
+            // bytes need it)
             lead: if bits(_mm256_or_si256(lo, hi)) != 0 {
-                leads(block)
+                super::leads(block)
             } else {
                 0
             },
         })
-    }
-
-    /// [`Masks::lead`] of `block` (out of line: only blocks with non-ASCII
-    /// bytes need it).
-    #[target_feature(enable = "avx2")]
-    #[inline(never)]
-    fn leads(block: &[u8; BLOCK]) -> u64 {
-        let mut lead = 0;
-        for (k, half) in block.as_chunks::<32>().0.iter().enumerate() {
-            let v = load(half);
-            lead |= bits(_mm256_or_si256(eq(v, 0xc2), in_range(v, 0xe1, 3))) << (32 * k);
-        }
-        lead
     }
 }
 
