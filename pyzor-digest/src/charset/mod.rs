@@ -262,9 +262,7 @@ fn decode_table(
     if ascii_identity {
         while !rest.is_empty() {
             let run = crate::swar::run_of(rest, false);
-            if let Some(text) = crate::utf8::as_str(&rest[..run]) {
-                sink.out.push_str(text);
-            }
+            sink.push_ascii(&rest[..run]);
             rest = &rest[run..];
             let high = crate::swar::run_of(rest, true);
             if !push_table(table, &rest[..high], &mut sink) {
