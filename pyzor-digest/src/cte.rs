@@ -150,7 +150,7 @@ const HEX: [u8; 256] = {
 ///
 /// The `=` bytes of 64 input bytes are found at once (a bit mask), so
 /// finding the next one is a bit operation that waits for no load; the
-/// text between them is copied sixteen bytes at a time (fixed-size moves,
+/// text between them is copied [`COPY`] bytes at a time (fixed-size moves,
 /// the excess cut off), and a run of escapes — encoded non-ASCII text —
 /// is decoded one after another. The output never outgrows the input, so
 /// the copies never reallocate.
