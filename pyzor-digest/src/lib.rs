@@ -51,21 +51,19 @@ pub const ATOMIC_NUM_LINES: usize = 4;
 
 /// The digest of a raw message.
 pub fn digest(raw: &[u8]) -> Digest {
-    let lines = kept_lines(raw);
     let mut h = Sha1::new();
-    for i in selected_indices(lines.len()) {
-        h.update(lines.get(i));
-    }
+    for_each_selected(raw, |line| h.update(line));
     Digest(h.finalize().into())
 }
 
 /// The lines that enter the hash, in hashing order (a line may appear
 /// twice), as `pyzor predigest` prints them.
 pub fn predigest(raw: &[u8]) -> Vec<String> {
-    let lines = kept_lines(raw);
-    selected_indices(lines.len())
-        .map(|i| lines.get_str(i))
-        .collect()
+    let mut lines = Vec::new();
+    for_each_selected(raw, |line| {
+        lines.push(String::from_utf8_lossy(line).into_owned())
+    });
+    lines
 }
 
 /// Every kept normalised line before the 20 %/60 % selection, in message
@@ -85,6 +83,47 @@ fn kept_lines(raw: &[u8]) -> text::Lines {
         text::collect_lines(&p.text, p.surrogates, &mut lines)
     });
     lines
+}
+
+/// Calls `f` with each line that enters the hash (UTF-8), in hashing
+/// order. The kept lines are only located at first ([`text::Spans`]: most
+/// of a line is skipped once it is known to be kept); once their number is
+/// known, the selected ones are normalised again from their spans. Every
+/// payload with a kept line is held until then.
+fn for_each_selected(raw: &[u8], mut f: impl FnMut(&[u8])) {
+    let mut spans = text::Spans::with_capacity(64);
+    // the payloads with kept lines, and the index of each one's first
+    let mut held: Vec<(Payload<'_>, usize)> = Vec::with_capacity(4);
+    for_each_payload(raw, |p| {
+        let first = spans.len();
+        text::collect_lines(&p.text, p.surrogates, &mut spans);
+        if spans.len() > first {
+            held.push((p, first));
+        }
+    });
+    // the selected lines (at most 6): their payloads and spans
+    let mut picked = [(0, 0, 0); 6];
+    let mut count = 0;
+    for i in selected_indices(spans.len()) {
+        let k = held.partition_point(|&(_, first)| first <= i);
+        let (s, e) = spans.get(i);
+        if let Some(slot) = picked.get_mut(count) {
+            *slot = (k.saturating_sub(1), s, e);
+            count += 1;
+        }
+    }
+    // normalised again, each alone: a span holds exactly its line (the
+    // tests check it)
+    let mut lines = spans.into_lines();
+    for &(k, s, e) in &picked[..count] {
+        if let Some((p, _)) = held.get(k) {
+            let text = p.text.get(s..e).unwrap_or_default();
+            text::collect_lines(text, p.surrogates, &mut lines);
+        }
+    }
+    for j in 0..lines.len() {
+        f(lines.get(j));
+    }
 }
 
 /// The indices `select` picks among `n` lines.
@@ -124,7 +163,7 @@ struct Payload<'a> {
 
 /// Calls `f` with the payload string of every MIME node, in walk order
 /// (pyzor's `digest_payloads`).
-fn for_each_payload(raw: &[u8], mut f: impl FnMut(Payload<'_>)) {
+fn for_each_payload<'r>(raw: &'r [u8], mut f: impl FnMut(Payload<'r>)) {
     let nodes = mime::parse(raw);
     for node in &nodes {
         let (main, sub) = node.content_type();

@@ -160,6 +160,143 @@ impl Lines {
     }
 }
 
+/// Where the line scanner puts what it finds: the kept lines' text
+/// ([`Lines`]), or only where they are in the payload ([`Spans`]).
+pub(crate) trait Sink {
+    /// The sink takes only where kept lines are, not their text. A line
+    /// that holds 8 code points is then kept whatever follows in it, so
+    /// the scanner skips to its end.
+    const SPANS_ONLY: bool;
+
+    /// The buffer the kept text of tokens is appended to.
+    fn text(&mut self) -> &mut Vec<u8>;
+
+    /// The line start of a line that begins at payload byte `at`.
+    fn line_start(&self, at: usize) -> usize;
+
+    /// Ends the current line at payload byte `at` (where the next one
+    /// begins): keeps it if it has at least 8 code points.
+    fn end_line(
+        &mut self,
+        line_start: &mut usize,
+        line_chars: &mut usize,
+        at: usize,
+        surrogates: bool,
+    );
+}
+
+impl Sink for Lines {
+    const SPANS_ONLY: bool = false;
+
+    #[inline(always)]
+    fn text(&mut self) -> &mut Vec<u8> {
+        &mut self.buf
+    }
+
+    /// A line start of [`Lines`] is where its text begins in the buffer.
+    #[inline(always)]
+    fn line_start(&self, _at: usize) -> usize {
+        self.buf.len()
+    }
+
+    /// Inlined: most line ends drop a short or empty line, which is two
+    /// stores (keeping one is out of line).
+    #[inline(always)]
+    fn end_line(
+        &mut self,
+        line_start: &mut usize,
+        line_chars: &mut usize,
+        _at: usize,
+        surrogates: bool,
+    ) {
+        if *line_chars >= MIN_LINE_LENGTH {
+            self.keep_line(*line_start, surrogates);
+        } else {
+            self.buf.truncate(*line_start);
+        }
+        *line_start = self.buf.len();
+        *line_chars = 0;
+    }
+}
+
+/// Where the kept lines of a payload are: for each, a byte range of the
+/// payload that holds it and no other kept line (from its first token or
+/// the line break before it, to the first token of the next line or the
+/// line break after it), so that normalising the range again gives the
+/// line alone. Finding them takes a fraction of the work of normalising
+/// every line: most of a line is skipped once it holds 8 code points.
+#[derive(Debug, Default)]
+pub(crate) struct Spans {
+    spans: Vec<(usize, usize)>,
+    /// The current line's kept text, which nothing reads: the token rules
+    /// write there.
+    scratch: Vec<u8>,
+}
+
+/// The first room for a line's kept text in [`Spans`] (and then for the
+/// selected lines, when they are normalised again in its buffers).
+const SCRATCH: usize = 512;
+
+impl Spans {
+    /// Room for `lines` kept lines.
+    pub(crate) fn with_capacity(lines: usize) -> Spans {
+        Spans {
+            spans: Vec::with_capacity(lines),
+            scratch: Vec::with_capacity(SCRATCH),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// The byte range of kept line `i` in its payload.
+    pub(crate) fn get(&self, i: usize) -> (usize, usize) {
+        self.spans[i]
+    }
+
+    /// No lines, in this value's buffers.
+    pub(crate) fn into_lines(mut self) -> Lines {
+        self.spans.clear();
+        self.scratch.clear();
+        Lines {
+            buf: self.scratch,
+            spans: self.spans,
+        }
+    }
+}
+
+impl Sink for Spans {
+    const SPANS_ONLY: bool = true;
+
+    #[inline(always)]
+    fn text(&mut self) -> &mut Vec<u8> {
+        &mut self.scratch
+    }
+
+    /// A line start of [`Spans`] is the payload byte the line begins at.
+    #[inline(always)]
+    fn line_start(&self, at: usize) -> usize {
+        at
+    }
+
+    #[inline(always)]
+    fn end_line(
+        &mut self,
+        line_start: &mut usize,
+        line_chars: &mut usize,
+        at: usize,
+        _surrogates: bool,
+    ) {
+        if *line_chars >= MIN_LINE_LENGTH {
+            self.spans.push((*line_start, at));
+        }
+        self.scratch.clear();
+        *line_start = at;
+        *line_chars = 0;
+    }
+}
+
 /// Appends the characters of `piece` but its NULs.
 fn push_without_nuls(piece: &str, buf: &mut Vec<u8>) {
     if !swar::has_nul(piece.as_bytes()) {
@@ -290,8 +427,9 @@ fn token_end(payload: &str, mut j: usize) -> (usize, bool) {
     (j, plain)
 }
 
-/// Normalises every line of `payload` and appends those of at least 8 code
-/// points to `out`. `surrogates`: the payload may hold lone-surrogate
+/// Normalises every line of `payload` and gives those of at least 8 code
+/// points to `out` (their text for [`Lines`], where they are for
+/// [`Spans`]). `surrogates`: the payload may hold lone-surrogate
 /// stand-ins, to be dropped from kept lines.
 ///
 /// The payload is cut into ASCII tokens — runs between ASCII whitespace —
@@ -307,12 +445,16 @@ fn token_end(payload: &str, mut j: usize) -> (usize, bool) {
 /// first token that follows an ASCII line break (the empty lines between
 /// several breaks are never kept, so one end is enough).
 ///
+/// For [`Spans`], a line is kept as soon as it holds 8 code points: the
+/// scanner then jumps to the line's end ([`next_break`]) instead of
+/// walking its other tokens.
+///
 /// The loop is built twice: for the x86-64 baseline (SSE2 masks) and, on
 /// x86-64 CPUs that have them, with AVX2 and the BMI bit instructions
 /// (AVX2 masks, and shorter code for the bit arithmetic of every token),
 /// picked at run time. The two builds give the same lines; the tests
 /// check it.
-pub(crate) fn collect_lines(payload: &str, surrogates: bool, out: &mut Lines) {
+pub(crate) fn collect_lines<S: Sink>(payload: &str, surrogates: bool, out: &mut S) {
     #[cfg(target_arch = "x86_64")]
     if block::avx2::available() {
         #[allow(unsafe_code)]
@@ -330,30 +472,48 @@ pub(crate) fn collect_lines(payload: &str, surrogates: bool, out: &mut Lines) {
 /// [`collect_lines`] built for AVX2 (the caller checks the CPU).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,bmi1,bmi2,lzcnt,popcnt")]
-fn collect_lines_avx2(payload: &str, surrogates: bool, out: &mut Lines) {
+fn collect_lines_avx2<S: Sink>(payload: &str, surrogates: bool, out: &mut S) {
     collect_lines_with(payload, surrogates, out, |b| block::avx2::masks(b));
 }
 
 /// [`collect_lines`] built for the baseline, whatever the CPU (for the
 /// tests that compare the two builds).
 #[cfg(test)]
-fn collect_lines_baseline(payload: &str, surrogates: bool, out: &mut Lines) {
+fn collect_lines_baseline<S: Sink>(payload: &str, surrogates: bool, out: &mut S) {
     collect_lines_with(payload, surrogates, out, block::masks);
+}
+
+/// The masks of the 64 bytes of `b` from `base`; past its end, spaces:
+/// they end the last token at the end of the payload and break no line.
+#[inline(always)]
+fn window(
+    b: &[u8],
+    base: usize,
+    masks: &impl Fn(&[u8; block::BLOCK]) -> block::Masks,
+) -> block::Masks {
+    match b[base..].first_chunk::<{ block::BLOCK }>() {
+        Some(chunk) => masks(chunk),
+        None => {
+            let mut tail = [b' '; block::BLOCK];
+            tail[..b.len() - base].copy_from_slice(&b[base..]);
+            masks(&tail)
+        }
+    }
 }
 
 /// The body of [`collect_lines`], with the block classifier `masks`;
 /// always inlined, so that each caller compiles it for its own target
 /// features.
 #[inline(always)]
-fn collect_lines_with(
+fn collect_lines_with<S: Sink>(
     payload: &str,
     surrogates: bool,
-    out: &mut Lines,
+    out: &mut S,
     masks: impl Fn(&[u8; block::BLOCK]) -> block::Masks,
 ) {
     let b = payload.as_bytes();
     let n = b.len();
-    let mut line_start = out.buf.len();
+    let mut line_start = out.line_start(0);
     let mut line_chars = 0usize;
     // the token open across a block edge: its start and whether it has a
     // special byte and a whitespace lead byte so far
@@ -362,19 +522,13 @@ fn collect_lines_with(
     let mut brk_pending = false;
     // whether the byte before the block is a token byte
     let mut carry = 0u64;
+    // (spans only) no jump to a line's end before this byte: a non-ASCII
+    // line break comes first
+    let mut hold = 0usize;
     let mut base = 0;
     // one more block at the end when a token is open there
-    while base < n || open.is_some() {
-        let m = match b[base..].first_chunk::<{ block::BLOCK }>() {
-            Some(chunk) => masks(chunk),
-            None => {
-                // the last bytes, padded with spaces: they end the last
-                // token at the end of the payload and break no line
-                let mut tail = [b' '; block::BLOCK];
-                tail[..n - base].copy_from_slice(&b[base..]);
-                masks(&tail)
-            }
-        };
+    'blocks: while base < n || open.is_some() {
+        let m = window(b, base, &masks);
         let token = !m.ws;
         let prev = token << 1 | carry;
         carry = token >> 63;
@@ -403,12 +557,26 @@ fn collect_lines_with(
             );
             open = None;
             after = e;
+            match skip::<S>(b, (base, &m, e), line_chars, &mut hold, &masks) {
+                Some(Ok(k)) => (starts, ends) = (starts & k, ends & k),
+                Some(Err(next)) => {
+                    // after a line break: no token goes on into `next`
+                    (base, carry, brk_pending) = (next, 0, true);
+                    continue 'blocks;
+                }
+                None => {}
+            }
         }
         while starts != 0 {
             let s = starts.trailing_zeros();
             starts &= starts - 1;
             if brk_pending || m.brk & block::below(s) & !block::below(after) != 0 {
-                out.end_line(&mut line_start, &mut line_chars, surrogates);
+                out.end_line(
+                    &mut line_start,
+                    &mut line_chars,
+                    base + s as usize,
+                    surrogates,
+                );
                 brk_pending = false;
             }
             if ends == 0 {
@@ -428,13 +596,107 @@ fn collect_lines_with(
                 out,
             );
             after = e;
+            match skip::<S>(b, (base, &m, e), line_chars, &mut hold, &masks) {
+                Some(Ok(k)) => (starts, ends) = (starts & k, ends & k),
+                Some(Err(next)) => {
+                    (base, carry, brk_pending) = (next, 0, true);
+                    continue 'blocks;
+                }
+                None => {}
+            }
         }
         if open.is_none() {
             brk_pending |= m.brk & !block::below(after) != 0;
         }
         base += block::BLOCK;
     }
-    out.end_line(&mut line_start, &mut line_chars, surrogates);
+    out.end_line(&mut line_start, &mut line_chars, n, surrogates);
+}
+
+/// (Spans only) Once the line holds 8 code points after the token that
+/// ends at bit `e` of the block at `base` (whose masks are `m`), the rest
+/// of it is skipped, unless a non-ASCII line break comes first
+/// (`hold`: no skip before that byte). When the line ends at byte q of
+/// this block: `Ok` with the mask of the token edges after q; else `Err`
+/// with the byte after q, to go on from.
+#[inline(always)]
+fn skip<S: Sink>(
+    b: &[u8],
+    (base, m, e): (usize, &block::Masks, u32),
+    line_chars: usize,
+    hold: &mut usize,
+    masks: &impl Fn(&[u8; block::BLOCK]) -> block::Masks,
+) -> Option<Result<u64, usize>> {
+    if !S::SPANS_ONLY || line_chars < MIN_LINE_LENGTH || base + (e as usize) < *hold {
+        return None;
+    }
+    match next_break(b, base, m, e, masks) {
+        Ok(q) if q - base < block::BLOCK => Some(Ok(!block::below((q - base) as u32) << 1)),
+        Ok(q) => Some(Err((q + 1).min(b.len()))),
+        Err(l) => {
+            *hold = l + 1;
+            None
+        }
+    }
+}
+
+/// For a line that is kept whatever follows: the first ASCII line break
+/// at or after bit `from` of the block at `base` (whose masks are `m`),
+/// or the payload's length if there is none — or `Err` with the position
+/// of a non-ASCII line break (U+0085, U+2028, U+2029) that comes before
+/// it. Every token before that break belongs to the line.
+#[inline(always)]
+fn next_break(
+    b: &[u8],
+    base: usize,
+    m: &block::Masks,
+    from: u32,
+    masks: &impl Fn(&[u8; block::BLOCK]) -> block::Masks,
+) -> Result<usize, usize> {
+    let rest = !block::below(from);
+    let brk = m.brk & rest;
+    if brk != 0 {
+        let q = brk.trailing_zeros();
+        non_ascii_break(b, base, m.lead & rest & block::below(q))?;
+        return Ok(base + q as usize);
+    }
+    non_ascii_break(b, base, m.lead & rest)?;
+    next_break_far(b, base + block::BLOCK, masks)
+}
+
+/// [`next_break`] from byte `base` on, a block at a time.
+#[inline(always)]
+fn next_break_far(
+    b: &[u8],
+    mut base: usize,
+    masks: &impl Fn(&[u8; block::BLOCK]) -> block::Masks,
+) -> Result<usize, usize> {
+    while base < b.len() {
+        let m = window(b, base, masks);
+        if m.brk != 0 {
+            let q = m.brk.trailing_zeros();
+            non_ascii_break(b, base, m.lead & block::below(q))?;
+            return Ok(base + q as usize);
+        }
+        non_ascii_break(b, base, m.lead)?;
+        base += block::BLOCK;
+    }
+    Ok(b.len())
+}
+
+/// `Err` with the position of the first of the lead bytes `leads` (bits
+/// from `base`) that starts a non-ASCII line break: U+0085 (C2 85),
+/// U+2028 (E2 80 A8) or U+2029 (E2 80 A9).
+#[inline(always)]
+fn non_ascii_break(b: &[u8], base: usize, mut leads: u64) -> Result<(), usize> {
+    while leads != 0 {
+        let p = base + leads.trailing_zeros() as usize;
+        leads &= leads - 1;
+        if let [0xc2, 0x85, ..] | [0xe2, 0x80, 0xa8 | 0xa9, ..] = b[p..] {
+            return Err(p);
+        }
+    }
+    Ok(())
 }
 
 /// Adds the token `payload[s..e]` (between ASCII whitespace) to the
@@ -445,33 +707,37 @@ fn collect_lines_with(
 /// its length and only those of a short token are kept, so the length
 /// decides no branch.
 #[inline(always)]
-fn close_token(
+fn close_token<S: Sink>(
     payload: &str,
     (s, e): (usize, usize),
     (special, lead): (bool, bool),
     (line_start, line_chars): (&mut usize, &mut usize),
     surrogates: bool,
-    out: &mut Lines,
+    out: &mut S,
 ) {
     let b = payload.as_bytes();
     if special {
         if lead {
             scan_scalar(&payload[..e], s, (line_start, line_chars), surrogates, out);
         } else {
-            *line_chars += push_token(&payload[s..e], false, &mut out.buf);
+            *line_chars += push_token(&payload[s..e], false, out.text());
         }
         return;
     }
     let len = e - s;
     let keep = if len < LONG_TOKEN { len } else { 0 };
+    *line_chars += keep;
+    if S::SPANS_ONLY {
+        return;
+    }
+    let buf = out.text();
     match b[s..].first_chunk::<16>() {
         Some(chunk) => {
-            out.buf.extend_from_slice(chunk);
-            out.buf.truncate(out.buf.len() - 16 + keep);
+            buf.extend_from_slice(chunk);
+            buf.truncate(buf.len() - 16 + keep);
         }
-        None => out.buf.extend_from_slice(&b[s..s + keep]),
+        None => buf.extend_from_slice(&b[s..s + keep]),
     }
-    *line_chars += keep;
 }
 
 /// The scalar scanner, from byte `from` to the end of `payload`, adding to
@@ -481,12 +747,12 @@ fn close_token(
 /// hold non-ASCII whitespace (the block path takes the others), so it
 /// needs no fast path of its own.
 #[inline(never)]
-fn scan_scalar(
+fn scan_scalar<S: Sink>(
     payload: &str,
     from: usize,
     (line_start, line_chars): (&mut usize, &mut usize),
     surrogates: bool,
-    out: &mut Lines,
+    out: &mut S,
 ) {
     let b = payload.as_bytes();
     let n = b.len();
@@ -495,7 +761,7 @@ fn scan_scalar(
         let k = CLASS[usize::from(b[i])];
         if k & C_WS != 0 {
             if k & C_BRK != 0 {
-                out.end_line(line_start, line_chars, surrogates);
+                out.end_line(line_start, line_chars, i, surrogates);
             }
             i += 1;
             continue;
@@ -504,33 +770,19 @@ fn scan_scalar(
             let (len, cls) = classify_high(payload, i);
             if cls & C_WS != 0 {
                 if cls & C_BRK != 0 {
-                    out.end_line(line_start, line_chars, surrogates);
+                    out.end_line(line_start, line_chars, i, surrogates);
                 }
                 i += len;
                 continue;
             }
         }
         let (j, plain) = token_end(payload, i);
-        *line_chars += push_token(&payload[i..j], plain, &mut out.buf);
+        *line_chars += push_token(&payload[i..j], plain, out.text());
         i = j;
     }
 }
 
 impl Lines {
-    /// Ends the current line: keeps it if it has at least 8 code points.
-    /// Inlined: most line ends drop a short or empty line, which is two
-    /// stores (keeping one is out of line).
-    #[inline(always)]
-    fn end_line(&mut self, line_start: &mut usize, line_chars: &mut usize, surrogates: bool) {
-        if *line_chars >= MIN_LINE_LENGTH {
-            self.keep_line(*line_start, surrogates);
-        } else {
-            self.buf.truncate(*line_start);
-        }
-        *line_start = self.buf.len();
-        *line_chars = 0;
-    }
-
     /// Keeps the line that starts at `line_start` (its lone-surrogate
     /// stand-ins dropped, if it may hold some).
     #[inline(never)]
@@ -668,6 +920,42 @@ mod tests {
         out
     }
 
+    /// Each span of `spans` normalised alone: one line each.
+    fn renormalised(text: &str, spans: &Spans) -> Vec<String> {
+        (0..spans.len())
+            .map(|i| {
+                let (s, e) = spans.get(i);
+                let v = lines(&text[s..e]);
+                assert_eq!(v.len(), 1, "span {s}..{e} of {text:?} holds {v:?}");
+                v.into_iter().next().unwrap_or_default()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn spans_hold_one_line_each() {
+        let text = "first line here, long enough\n\
+                    short\r\n\
+                    a second kept line \u{2019}quoted\u{2019} and more\u{85}after a NEL break\n\
+                    \n\n   tail line\u{2028}x  yyyyyyyy";
+        let mut spans = Spans::default();
+        collect_lines(text, false, &mut spans);
+        assert_eq!(renormalised(text, &spans), lines(text));
+        assert_eq!(spans.len(), 5);
+        // a line that is full early is skipped to its end, across blocks
+        let long = format!("12345678 {}\nnext line 12345678", "ab ".repeat(100));
+        let mut spans = Spans::default();
+        collect_lines(&long, false, &mut spans);
+        assert_eq!(renormalised(&long, &spans), lines(&long));
+        assert_eq!(spans.len(), 2);
+        // a NEL after the line is full, blocks later
+        let nel = format!("12345678 {}\u{85}next line 12345678\n", "ab ".repeat(40));
+        let mut spans = Spans::default();
+        collect_lines(&nel, false, &mut spans);
+        assert_eq!(renormalised(&nel, &spans), lines(&nel));
+        assert_eq!(spans.len(), 2);
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
 
@@ -703,6 +991,8 @@ mod tests {
                         proptest::strategy::Just("\u{a0}".to_owned()),
                         proptest::strategy::Just("\u{85}".to_owned()),
                         proptest::strategy::Just("\u{2028}".to_owned()),
+                        proptest::strategy::Just("\u{2029}".to_owned()),
+                        proptest::strategy::Just("\u{2019}".to_owned()),
                         proptest::strategy::Just("\u{3000}".to_owned()),
                         proptest::strategy::Just("\u{1680}".to_owned()),
                         proptest::strategy::Just("\u{202f}".to_owned()),
@@ -723,6 +1013,14 @@ mod tests {
             let mut baseline = Lines::default();
             collect_lines_baseline(&text, false, &mut baseline);
             proptest::prop_assert_eq!(baseline.to_vec(), model(&text));
+            // where the kept lines are, in both builds: each span alone
+            // normalises to its line
+            let mut spans = Spans::default();
+            collect_lines(&text, false, &mut spans);
+            proptest::prop_assert_eq!(renormalised(&text, &spans), model(&text));
+            let mut spans = Spans::default();
+            collect_lines_baseline(&text, false, &mut spans);
+            proptest::prop_assert_eq!(renormalised(&text, &spans), model(&text));
         }
     }
 }

@@ -17,6 +17,10 @@ fn digest_corpus_replays() {
             pyzor_digest::digest(data),
             pyzor_digest::digest_lines(&lines)
         );
+        assert_eq!(
+            lines,
+            pyzor_digest::select(pyzor_digest::normalized_lines(data))
+        );
     }
 }
 

@@ -14,6 +14,9 @@ proptest! {
     fn digest_is_the_hash_of_the_predigest(raw in common::message()) {
         let lines = pyzor_digest::predigest(&raw);
         prop_assert_eq!(pyzor_digest::digest(&raw), pyzor_digest::digest_lines(&lines));
+        // the selected lines, found from where the kept lines are, are
+        // those of the selection over every normalised line
+        prop_assert_eq!(&lines, &pyzor_digest::select(pyzor_digest::normalized_lines(&raw)));
         prop_assert!(lines.len() <= 6);
         for l in &lines {
             prop_assert!(l.chars().count() >= 8);
