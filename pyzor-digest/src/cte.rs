@@ -149,16 +149,24 @@ const HEX: [u8; 256] = {
 /// `binascii.a2b_qp(data, header=False)`.
 ///
 /// The `=` bytes of 64 input bytes are found at once (a bit mask), so
-/// finding the next one is a bit operation that waits for no load; the
-/// text between them is copied [`COPY`] bytes at a time (fixed-size moves,
-/// the excess cut off), and a run of escapes — encoded non-ASCII text —
-/// is decoded one after another. The output never outgrows the input, so
-/// the copies never reallocate.
+/// finding the next one is a bit operation that waits for no load. Each
+/// `=` then costs no branch that depends on the text, as a rule: the two
+/// bytes after it are read, and an escape (two hex digits), a CR LF soft
+/// break or an LF soft break each give, by arithmetic, where the text
+/// goes on and whether the decoded byte is kept. The block's output is
+/// built in a small stack buffer: the text before each `=` (less than 64
+/// bytes) by one fixed-size move of [`COPY`] bytes whose excess the next
+/// write covers, then the decoded byte. Anything else after a `=` (a lone
+/// `=`, `==`, a CR without LF, the end of the data) takes [`qp_equals`].
+/// The output never outgrows the input, so the moves into it never
+/// reallocate.
 pub(crate) fn qp(data: &[u8]) -> Vec<u8> {
     let n = data.len();
-    // room for the last fixed-size copy
+    // room for the last fixed-size move
     let mut out = Vec::with_capacity(n + COPY);
     let mut i = 0;
+    // a block's output (at most 66 bytes), and room for one more move
+    let mut stage = [0u8; 3 * block::BLOCK];
     while let Some(chunk) = data
         .get(i..)
         .and_then(<[u8]>::first_chunk::<{ block::BLOCK }>)
@@ -170,24 +178,41 @@ pub(crate) fn qp(data: &[u8]) -> Vec<u8> {
             i += block::BLOCK;
             continue;
         }
-        // every '=' of the block, found at once: the text before it is
-        // copied and the '=' decoded, without searching byte by byte
+        let mut o = 0;
         while eqs != 0 {
             let p = base + eqs.trailing_zeros() as usize;
-            copy_text(data, i, p, &mut out);
-            i = qp_equals(data, p, &mut out);
-            // a run of escapes (encoded text): one after another
-            while let Some(byte) = hex_escape(data, i) {
-                out.push(byte);
-                i += 3;
+            eqs &= eqs - 1;
+            if p < i {
+                // consumed by the `=` before (a soft break that runs to a
+                // later LF, `==`)
+                continue;
             }
-            // the '=' bytes the decoding consumed (an escape's digits may
-            // be '='s; a soft break may end past the block) are no text
-            eqs &= match u32::try_from(i - base) {
-                Ok(k) if k < 64 => !block::below(k),
-                _ => 0,
-            };
+            if let (Some(text), Some(&[h, l])) =
+                (data[i..].first_chunk::<COPY>(), data.get(p + 1..p + 3))
+            {
+                let (hv, lv) = (HEX[usize::from(h)], HEX[usize::from(l)]);
+                // 1 for an escape, 2 for a CR LF, 4 for an LF (the hex
+                // value 0xFF is never below 16)
+                let escape = u8::from((hv | lv) < 16);
+                let crlf = u8::from(h == b'\r') & u8::from(l == b'\n');
+                let lf = u8::from(h == b'\n');
+                if escape | crlf << 1 | lf << 2 != 0 {
+                    // the text before the `=` (less than 64 bytes) in one
+                    // move, then the decoded byte, kept for an escape
+                    stage[o..o + COPY].copy_from_slice(text);
+                    o += p - i;
+                    stage[o] = hv << 4 | lv;
+                    o += usize::from(escape);
+                    i = p + 3 - usize::from(lf);
+                    continue;
+                }
+            }
+            out.extend_from_slice(&stage[..o]);
+            o = 0;
+            out.extend_from_slice(&data[i..p]);
+            i = qp_equals(data, p, &mut out);
         }
+        out.extend_from_slice(&stage[..o]);
         if i < base + block::BLOCK {
             copy_text(data, i, base + block::BLOCK, &mut out);
             i = base + block::BLOCK;
@@ -208,9 +233,9 @@ pub(crate) fn qp(data: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Bytes per fixed-size move of [`copy_text`]: most runs of text between
-/// two `=` in quoted-printable HTML are shorter, so one move copies them.
-const COPY: usize = 32;
+/// Bytes per fixed-size move of text: the text before a `=` in a 64-byte
+/// block is shorter, so one move copies it.
+const COPY: usize = 64;
 
 /// Appends `data[from..to]`, [`COPY`] bytes at a time (a fixed-size move
 /// each, the excess cut off at the end).
