@@ -143,7 +143,7 @@ pub(crate) fn parse(raw: &[u8]) -> Vec<Node<'_>> {
         blank_active: 0,
         scratch: Vec::with_capacity(32),
         nodes: Vec::with_capacity(4),
-        stack: Vec::new(),
+        stack: Vec::with_capacity(4),
         last: 0,
     };
     p.parse_all();
@@ -455,7 +455,8 @@ impl Parser<'_> {
     /// therefore unbounded (CPython stops near 980 levels with a
     /// RecursionError, and we simply go on).
     fn parse_all(&mut self) {
-        let mut frames = vec![Frame::Start];
+        let mut frames = Vec::with_capacity(4);
+        frames.push(Frame::Start);
         while let Some(frame) = frames.pop() {
             match frame {
                 Frame::Start => {
