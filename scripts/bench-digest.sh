@@ -2,8 +2,10 @@
 # Digest throughput of pyzor-rs against the reference pyzor 1.1.2, side by
 # side in one run, both in-process over the same messages for the same time.
 #
-#   scripts/bench-digest.sh [--seconds S] [--rounds R] [FILE|DIR ...]
+#   scripts/bench-digest.sh [--pgo] [--seconds S] [--rounds R] [FILE|DIR ...]
 #
+# --pgo: measure the profile-guided build of scripts/build-pgo.sh (trained
+# on the project's corpus) instead of the plain release build.
 # Default messages: the project's corpus (pyzor-digest/tests/data/corpus).
 # Needs the reference (scripts/install-peers.sh). The two sides run
 # alternately R times (default 3), S seconds each (default 5); the best
@@ -15,8 +17,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 seconds=5
 rounds=3
+pgo=0
 while [ $# -gt 0 ]; do
   case "$1" in
+    --pgo) pgo=1; shift ;;
     --seconds) seconds=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
     *) break ;;
@@ -37,14 +41,21 @@ done
 total=$(cat "${files[@]}" | wc -c)
 echo "== ${#files[@]} messages, $total bytes, $rounds rounds of ${seconds}s per side"
 
-cargo build -q --release -p pyzor-benches --bin digest-throughput
+if [ "$pgo" = 1 ]; then
+  scripts/build-pgo.sh >&2
+  bin=target/pgo/release/digest-throughput
+  echo "== profile-guided build (scripts/build-pgo.sh)"
+else
+  cargo build -q --release -p pyzor-benches --bin digest-throughput
+  bin=target/release/digest-throughput
+fi
 field() { sed -n "s/.*$2=\([0-9.]*\).*/\1/p" <<<"$1"; }
 best() { # keep the line with the higher msgs_per_s
   if [ -z "$1" ] || awk -v a="$(field "$2" msgs_per_s)" -v b="$(field "$1" msgs_per_s)" 'BEGIN { exit !(a > b) }'; then echo "$2"; else echo "$1"; fi
 }
 ours="" ref="" ratios=()
 for _ in $(seq "$rounds"); do
-  o=$(target/release/digest-throughput --seconds "$seconds" "${files[@]}")
+  o=$("$bin" --seconds "$seconds" "${files[@]}")
   r=$("$venv/bin/python" scripts/lib/ref_digest_throughput.py --seconds "$seconds" "${files[@]}")
   ours=$(best "$ours" "$o")
   ref=$(best "$ref" "$r")
