@@ -112,6 +112,7 @@ impl Table {
         }
     }
 
+    #[inline]
     fn emit(&self, v: u32, sink: &mut Sink) {
         if v & PAIR != 0 && v < MORE {
             let (a, b) = self.pairs[(v & !PAIR) as usize];

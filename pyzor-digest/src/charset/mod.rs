@@ -96,19 +96,23 @@ impl Sink {
             self.out.push(cp as u8 as char);
             return;
         }
-        self.push_non_ascii(cp);
-    }
-
-    #[inline(never)]
-    fn push_non_ascii(&mut self, cp: u32) {
         match char::from_u32(cp) {
             Some(c) => self.out.push(c),
-            None if (0xd800..0xe000).contains(&cp) => {
-                let stand_in = crate::text::SURROGATE_BASE + (cp - 0xd800);
-                self.out
-                    .push(char::from_u32(stand_in).unwrap_or('\u{fffd}'));
-            }
-            None => self.error(),
+            // a lone surrogate or out of range: rare, out of line
+            None => self.push_non_char(cp),
+        }
+    }
+
+    /// A code point that is no `char`: a lone surrogate (its stand-in) or
+    /// one past U+10FFFF (an error).
+    #[inline(never)]
+    fn push_non_char(&mut self, cp: u32) {
+        if (0xd800..0xe000).contains(&cp) {
+            let stand_in = crate::text::SURROGATE_BASE + (cp - 0xd800);
+            self.out
+                .push(char::from_u32(stand_in).unwrap_or('\u{fffd}'));
+        } else {
+            self.error();
         }
     }
 
