@@ -156,8 +156,10 @@ const HEX: [u8; 256] = {
 /// goes on and whether the decoded byte is kept. The block's output is
 /// built in a small stack buffer: the text before each `=` (less than 64
 /// bytes) by one fixed-size move of [`COPY`] bytes whose excess the next
-/// write covers, then the decoded byte. Anything else after a `=` (a lone
-/// `=`, `==`, a CR without LF, the end of the data) takes [`qp_equals`].
+/// write covers, then the decoded byte. Encoded text (a `=` every three
+/// bytes, as in CJK or accented words) is decoded four escapes at a time.
+/// Anything else after a `=` (a lone `=`, `==`, a CR without LF, the end
+/// of the data) takes [`qp_equals`].
 /// The output never outgrows the input, so the moves into it never
 /// reallocate.
 pub(crate) fn qp(data: &[u8]) -> Vec<u8> {
@@ -179,13 +181,42 @@ pub(crate) fn qp(data: &[u8]) -> Vec<u8> {
             continue;
         }
         let mut o = 0;
+        // a `=` every three bytes from bit k on: four escapes in a row
+        let fours = eqs & eqs >> 3 & eqs >> 6 & eqs >> 9;
         while eqs != 0 {
-            let p = base + eqs.trailing_zeros() as usize;
+            let k = eqs.trailing_zeros();
+            let p = base + k as usize;
             eqs &= eqs - 1;
             if p < i {
                 // consumed by the `=` before (a soft break that runs to a
                 // later LF, `==`)
                 continue;
+            }
+            // encoded text (CJK, accented words): four escapes at once
+            if fours >> k & 1 != 0
+                && let (Some(text), Some(run)) = (
+                    data[i..].first_chunk::<COPY>(),
+                    data[p..].first_chunk::<12>(),
+                )
+            {
+                let d = |j: usize| HEX[usize::from(run[j])];
+                let digits = [d(1), d(2), d(4), d(5), d(7), d(8), d(10), d(11)];
+                if digits.iter().fold(0, |a, &v| a | v) < 16 {
+                    stage[o..o + COPY].copy_from_slice(text);
+                    o += p - i;
+                    let bytes = [
+                        digits[0] << 4 | digits[1],
+                        digits[2] << 4 | digits[3],
+                        digits[4] << 4 | digits[5],
+                        digits[6] << 4 | digits[7],
+                    ];
+                    stage[o..o + 4].copy_from_slice(&bytes);
+                    o += 4;
+                    i = p + 12;
+                    // (k + 9 < 64: `fours` has no bit above 54)
+                    eqs &= !(0x249 << k);
+                    continue;
+                }
             }
             if let (Some(text), Some(&[h, l])) =
                 (data[i..].first_chunk::<COPY>(), data.get(p + 1..p + 3))
