@@ -123,8 +123,9 @@ struct Parser<'a> {
     active: HashMap<Vec<u8>, usize, foldhash::quality::RandomState>,
     /// How many `Blank` matchers `eof` holds.
     blank_active: usize,
-    /// Reused buffer for a node's header lines.
-    scratch: Vec<Line>,
+    /// Reused buffer for a node's header lines, each with the position of
+    /// its `:` (0 for envelope and continuation lines).
+    scratch: Vec<(Line, usize)>,
     nodes: Vec<Node<'a>>,
     /// The message stack (`_msgstack`), innermost last.
     stack: Vec<usize>,
@@ -151,14 +152,14 @@ pub(crate) fn parse(raw: &[u8]) -> Vec<Node<'_>> {
 }
 
 /// Whether the feed parser takes `line` as part of the header block: an
-/// envelope (`From `) or continuation line, or printable ASCII up to a
-/// `:` (its `headerRE`).
-fn header_line(line: &[u8]) -> bool {
+/// envelope (`From `) or continuation line (`Some(0)`), or printable ASCII
+/// up to a `:` (its `headerRE`; `Some` of the `:`'s position).
+fn header_line(line: &[u8]) -> Option<usize> {
     if line.starts_with(b"From ") || line.starts_with(b" ") || line.starts_with(b"\t") {
-        return true;
+        return Some(0);
     }
     // printable ASCII up to a ':'
-    crate::block::find_colon_or_unprintable(line).is_some_and(|i| line[i] == b':')
+    crate::block::find_colon_or_unprintable(line).filter(|&i| line[i] == b':')
 }
 
 /// Decodes header bytes the way compat32 reads them back: ASCII as is,
@@ -362,13 +363,13 @@ impl Parser<'_> {
 
     /// `_parse_headers`: records the first Content-Type and CTE, handles
     /// envelope lines.
-    fn parse_headers(&mut self, node: usize, lines: &[Line]) {
+    fn parse_headers(&mut self, node: usize, lines: &[(Line, usize)]) {
         // (name length, start of the first line, end of the last line):
         // a header's lines are consecutive
         let mut current: Option<(usize, usize, usize)> = None;
         let n = lines.len();
         let raw = self.raw;
-        for (lineno, &line) in lines.iter().enumerate() {
+        for (lineno, &(line, colon)) in lines.iter().enumerate() {
             let text = &raw[line.start..line.end];
             if text[0] == b' ' || text[0] == b'\t' {
                 if let Some(cur) = current.as_mut() {
@@ -389,9 +390,10 @@ impl Parser<'_> {
                     continue;
                 }
             }
-            match memchr::memchr(b':', text) {
-                Some(0) | None => continue,
-                Some(i) => current = Some((i, line.start, line.end)),
+            // (a field line: its first `:`, found by `header_line`; a
+            // name cannot be empty)
+            if colon > 0 {
+                current = Some((colon, line.start, line.end));
             }
         }
         if let Some((name_len, start, end)) = current.take() {
@@ -435,13 +437,13 @@ impl Parser<'_> {
         let mut headers = std::mem::take(&mut self.scratch);
         headers.clear();
         while let Some(line) = self.readline() {
-            if !header_line(self.bytes(line)) {
+            let Some(colon) = header_line(self.bytes(line)) else {
                 if !line.is_blank() {
                     self.unread(Some(line));
                 }
                 break;
-            }
-            headers.push(line);
+            };
+            headers.push((line, colon));
         }
         self.parse_headers(node, &headers);
         self.scratch = headers;
