@@ -29,15 +29,8 @@ done
 venv="${PYZOR_PEERS_VENV:-$HOME/.cache/pyzor-rs/peers-venv}"
 [ -x "$venv/bin/python" ] || { echo "reference pyzor not found in $venv; run scripts/install-peers.sh" >&2; exit 2; }
 
-files=()
-if [ $# -eq 0 ]; then set -- pyzor-digest/tests/data/corpus/messages pyzor-digest/tests/data/corpus/synthetic; fi
-for a in "$@"; do
-  if [ -d "$a" ]; then
-    while IFS= read -r -d '' f; do files+=("$f"); done < <(find "$a" -maxdepth 1 -type f ! -name '*.tsv' -print0 | sort -z)
-  else
-    files+=("$a")
-  fi
-done
+. scripts/lib/message-files.sh
+message_files "$@"
 total=$(cat "${files[@]}" | wc -c)
 echo "== ${#files[@]} messages, $total bytes, $rounds rounds of ${seconds}s per side"
 

@@ -32,15 +32,8 @@ if [ ! -x "$profdata" ]; then
   exit 2
 fi
 
-files=()
-if [ $# -eq 0 ]; then set -- pyzor-digest/tests/data/corpus/messages pyzor-digest/tests/data/corpus/synthetic; fi
-for a in "$@"; do
-  if [ -d "$a" ]; then
-    while IFS= read -r -d '' f; do files+=("$f"); done < <(find "$a" -maxdepth 1 -type f ! -name '*.tsv' -print0 | sort -z)
-  else
-    files+=("$a")
-  fi
-done
+. scripts/lib/message-files.sh
+message_files "$@"
 [ ${#files[@]} -gt 0 ] || { echo "no training messages" >&2; exit 2; }
 
 raw="$PWD/target/pgo-gen/profiles"
