@@ -213,6 +213,12 @@ pub(crate) fn decode(name: &str, input: &[u8], errors: Errors) -> Result<String,
         }
         let b1 = input[i + 1];
         let v2 = t.level2[usize::from(t.lead[usize::from(b0)]) * 256 + usize::from(b1)];
+        if v2 < PAIR {
+            // one code point: the common case, pushed inline
+            sink.push_cp(v2);
+            i += 2;
+            continue;
+        }
         if v2 > MORE {
             sink.error();
             i += (v2 - MORE) as usize;
