@@ -164,8 +164,9 @@ const HEX: [u8; 256] = {
 /// reallocate.
 pub(crate) fn qp(data: &[u8]) -> Vec<u8> {
     let n = data.len();
-    // room for the last fixed-size move
-    let mut out = Vec::with_capacity(n + COPY);
+    // room for the last fixed-size moves (the output never outgrows the
+    // input read, which is at most two bytes past the last block)
+    let mut out = Vec::with_capacity(n + 2 * FLUSH);
     let mut i = 0;
     // a block's output (at most 66 bytes), and room for one more move
     let mut stage = [0u8; 3 * block::BLOCK];
@@ -243,7 +244,12 @@ pub(crate) fn qp(data: &[u8]) -> Vec<u8> {
             out.extend_from_slice(&data[i..p]);
             i = qp_equals(data, p, &mut out);
         }
-        out.extend_from_slice(&stage[..o]);
+        // the block's output (at most 66 bytes) by one fixed-size move
+        // too, the excess cut off
+        if let Some(head) = stage.first_chunk::<FLUSH>() {
+            out.extend_from_slice(head);
+            out.truncate(out.len() - FLUSH + o);
+        }
         if i < base + block::BLOCK {
             copy_text(data, i, base + block::BLOCK, &mut out);
             i = base + block::BLOCK;
@@ -263,6 +269,10 @@ pub(crate) fn qp(data: &[u8]) -> Vec<u8> {
     }
     out
 }
+
+/// Bytes per fixed-size move of a block's staged output: more than the
+/// most it can hold (66).
+const FLUSH: usize = 128;
 
 /// Bytes per fixed-size move of text: the text before a `=` in a 64-byte
 /// block is shorter, so one move copies it.
