@@ -51,8 +51,31 @@ pub(crate) fn utf16(
         if be { a << 8 | b } else { b << 8 | a }
     };
     let mut sink = Sink::new(errors, data.len() / 2);
+    // the units of ASCII characters, read as little-endian u16 lanes: the
+    // high byte zero and the low byte below 0x80, in either byte order
+    let lane: u128 = if be { 0x80ff } else { 0xff80 };
+    let not_ascii = lane * (u128::MAX / 0xffff);
+    let low = usize::from(be);
     let mut i = 0;
     while i + 1 < data.len() && !sink.failed() {
+        // ASCII text (markup, Latin text): eight units at a time into a
+        // stack buffer, pushed 64 characters at a time
+        let mut ascii = [0u8; 64];
+        let mut len = 0;
+        while len < ascii.len()
+            && let Some(chunk) = data[i..].first_chunk::<16>()
+            && u128::from_le_bytes(*chunk) & not_ascii == 0
+        {
+            for k in 0..8 {
+                ascii[len + k] = chunk[2 * k + low];
+            }
+            len += 8;
+            i += 16;
+        }
+        if len > 0 {
+            sink.push_ascii(&ascii[..len]);
+            continue;
+        }
         let u = unit(i);
         if !(0xd800..0xe000).contains(&u) {
             sink.push_cp(u);
@@ -233,6 +256,51 @@ pub(crate) fn utf7(input: &[u8], errors: Errors) -> Result<String, DecodeError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// UTF-16 of `s` in either byte order, with a mark or not.
+    fn encode_utf16(s: &str, be: bool) -> Vec<u8> {
+        s.encode_utf16()
+            .flat_map(|u| if be { u.to_be_bytes() } else { u.to_le_bytes() })
+            .collect()
+    }
+
+    #[test]
+    fn utf16_ascii_runs_of_every_length() {
+        // ASCII runs around the 8-unit step and the 64-character push,
+        // between non-ASCII characters, a pair, and an unpaired surrogate
+        for run in [0, 1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 130] {
+            let ascii: String = (0..run)
+                .map(|k| char::from(b'a' + (k % 26) as u8))
+                .collect();
+            for s in [
+                ascii.clone(),
+                format!("{ascii}\u{e9}{ascii}"),
+                format!("\u{4e2d}{ascii}\u{1f600}{ascii}\u{7f}"),
+            ] {
+                for be in [false, true] {
+                    let data = encode_utf16(&s, be);
+                    assert_eq!(utf16(&data, Some(be), Errors::Strict).unwrap(), s);
+                    let mut marked = if be {
+                        b"\xfe\xff".to_vec()
+                    } else {
+                        b"\xff\xfe".to_vec()
+                    };
+                    marked.extend_from_slice(&data);
+                    assert_eq!(utf16(&marked, None, Errors::Strict).unwrap(), s);
+                    // a lone low surrogate after the run, and an odd byte
+                    let mut bad = data.clone();
+                    bad.extend_from_slice(&encode_utf16("x", be));
+                    bad.extend_from_slice(if be { b"\xdc\x00" } else { b"\x00\xdc" });
+                    bad.extend_from_slice(&data);
+                    bad.push(b'z');
+                    assert_eq!(
+                        utf16(&bad, Some(be), Errors::Replace).unwrap(),
+                        format!("{s}x\u{fffd}{s}\u{fffd}")
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn utf16_and_32() {
