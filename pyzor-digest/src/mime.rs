@@ -329,7 +329,10 @@ impl Parser<'_> {
         if self.active.is_empty() {
             return raw.len();
         }
-        let finder = memchr::memmem::Finder::new(b"--");
+        // (built once: a searcher's set-up costs more than a short search)
+        static FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+            std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"--"));
+        let finder = &*FINDER;
         let mut at = from;
         while let Some(off) = finder.find(&raw[at..]) {
             let p = at + off;
