@@ -340,6 +340,25 @@ pub(crate) fn find_colon_or_unprintable(b: &[u8]) -> Option<usize> {
     b[i..].iter().position(|&c| header_stop(c)).map(|k| i + k)
 }
 
+/// The index of the first byte of `b` equal to `c`: the first sixteen
+/// bytes by one compare in line, the rest by `memchr`. For the short
+/// distances of HTML (an attribute's closing quote, the next tag), where
+/// the call and set-up of `memchr` cost more than the search.
+#[inline]
+pub(crate) fn find_byte(c: u8, b: &[u8]) -> Option<usize> {
+    if let Some(chunk) = b.first_chunk::<16>() {
+        #[cfg(target_arch = "x86_64")]
+        let m = sse2::bits(sse2::eq(safe_arch::load_unaligned_m128i(chunk), c));
+        #[cfg(not(target_arch = "x86_64"))]
+        let m = mask_scalar(chunk, |x| x == c);
+        if m != 0 {
+            return Some(m.trailing_zeros() as usize);
+        }
+        return memchr::memchr(c, &b[16..]).map(|k| k + 16);
+    }
+    memchr::memchr(c, b)
+}
+
 /// The number of leading ASCII whitespace bytes of `b` (the ASCII part
 /// of `str.isspace()`), sixteen at a time.
 pub(crate) fn ws_prefix(b: &[u8]) -> usize {
@@ -425,6 +444,17 @@ mod tests {
                     block[pos * 4] = v;
                     for c in [b'=', v, fill] {
                         assert_eq!(eq_mask(&block, c), mask_scalar(&block, |b| b == c));
+                    }
+                    // the first 16 bytes in line, then memchr, on slices of
+                    // every length around the edge
+                    let mut bytes = [fill; 40];
+                    bytes[pos] = v;
+                    bytes[pos + 17] = v;
+                    for len in 0..=bytes.len() {
+                        let b = &bytes[..len];
+                        for c in [v, fill, b'<'] {
+                            assert_eq!(find_byte(c, b), b.iter().position(|&x| x == c));
+                        }
                     }
                 }
             }

@@ -148,7 +148,7 @@ impl Parser<'_> {
                 match if tag_next {
                     Some(0)
                 } else {
-                    memchr(b'<', &b[i..])
+                    block::find_byte(b'<', &b[i..])
                 } {
                     Some(off) => j = i + off,
                     None => {
@@ -333,7 +333,7 @@ impl QuoteMemo {
         if slot.is_some_and(|none| from >= none) {
             return None;
         }
-        let found = memchr(q, &b[from..]).map(|off| from + off);
+        let found = block::find_byte(q, &b[from..]).map(|off| from + off);
         if found.is_none() {
             *slot = Some(from);
         }
