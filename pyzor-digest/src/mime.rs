@@ -57,11 +57,12 @@ pub(crate) struct Node<'a> {
     /// Default type `message/rfc822` (inside `multipart/digest`) instead of
     /// `text/plain`.
     pub default_message: bool,
-    /// Children (multipart parts, the message of a `message/*` node, the
-    /// blocks of a delivery status). Non-empty means "is multipart".
-    pub children: Vec<usize>,
+    /// How many children it has (multipart parts, the message of a
+    /// `message/*` node, the blocks of a delivery status); they follow it
+    /// in walk order. Non-zero means "is multipart".
+    pub parts: usize,
     /// The payload of a leaf, as byte ranges of the raw message.
-    pub payload: Vec<(usize, usize)>,
+    pub payload: Ranges,
     /// `maintype/subtype` and the index of its `/`, computed once the
     /// headers are known.
     ctype: Option<(Cow<'a, str>, usize)>,
@@ -91,16 +92,17 @@ impl<'a> Node<'a> {
 
     /// `true` when the payload is a list of parts.
     pub fn is_multipart(&self) -> bool {
-        !self.children.is_empty()
+        self.parts > 0
     }
 
     /// The payload bytes (borrowed when contiguous, which is almost always).
     pub fn payload<'r>(&self, raw: &'r [u8]) -> Cow<'r, [u8]> {
-        match self.payload.as_slice() {
-            [] => Cow::Borrowed(&[]),
-            [(s, e)] => Cow::Borrowed(&raw[*s..*e]),
-            ranges => {
-                let mut v = Vec::with_capacity(ranges.iter().map(|(s, e)| e - s).sum());
+        match (self.payload.first, self.payload.more.as_slice()) {
+            (None, _) => Cow::Borrowed(&[]),
+            (Some((s, e)), []) => Cow::Borrowed(&raw[s..e]),
+            (Some(first), more) => {
+                let ranges = std::iter::once(&first).chain(more);
+                let mut v = Vec::with_capacity(ranges.clone().map(|(s, e)| e - s).sum());
                 for (s, e) in ranges {
                     v.extend_from_slice(&raw[*s..*e]);
                 }
@@ -277,7 +279,7 @@ impl Parser<'_> {
             ..Node::default()
         });
         if let Some(&parent) = self.stack.last() {
-            self.nodes[parent].children.push(idx);
+            self.nodes[parent].parts += 1;
         }
         self.stack.push(idx);
         self.last = idx;
@@ -289,12 +291,12 @@ impl Parser<'_> {
     }
 
     /// Collects every remaining line (until EOF or a false EOF).
-    fn rest(&mut self) -> Vec<(usize, usize)> {
-        let mut ranges: Vec<(usize, usize)> = Vec::new();
+    fn rest(&mut self) -> Ranges {
+        let mut ranges = Ranges::default();
         // Pushed-back lines first, one by one.
         while !self.pushback.is_empty() {
             match self.readline() {
-                Some(line) => push_range(&mut ranges, line),
+                Some(line) => ranges.push(line),
                 None => return ranges,
             }
         }
@@ -304,20 +306,17 @@ impl Parser<'_> {
             let start = self.pos;
             let end = self.next_false_eof(start);
             if end > start {
-                push_range(
-                    &mut ranges,
-                    Line {
-                        start,
-                        content_end: end,
-                        end,
-                    },
-                );
+                ranges.push(Line {
+                    start,
+                    content_end: end,
+                    end,
+                });
             }
             self.pos = end; // the matching line (if any) stays unread
             return ranges;
         }
         while let Some(line) = self.readline() {
-            push_range(&mut ranges, line);
+            ranges.push(line);
         }
         ranges
     }
@@ -360,7 +359,7 @@ impl Parser<'_> {
         raw.len()
     }
 
-    fn set_payload(&mut self, node: usize, ranges: Vec<(usize, usize)>) {
+    fn set_payload(&mut self, node: usize, ranges: Ranges) {
         self.nodes[node].payload = ranges;
     }
 
@@ -491,7 +490,7 @@ impl Parser<'_> {
                                     node,
                                     sep,
                                     capturing_preamble: true,
-                                    preamble: Vec::new(),
+                                    preamble: Ranges::default(),
                                     waiting: false,
                                 }));
                             }
@@ -526,7 +525,7 @@ impl Parser<'_> {
                         if self.nodes[last].content_type().0 != "multipart"
                             && !self.nodes[last].is_multipart()
                         {
-                            trim_line_end(self.raw, &mut self.nodes[last].payload);
+                            self.nodes[last].payload.trim_line_end(self.raw);
                         }
                         self.pop_eof();
                         self.pop_message();
@@ -575,7 +574,7 @@ impl Parser<'_> {
                     }
                     return true;
                 }
-                None => push_range(&mut mp.preamble, line),
+                None => mp.preamble.push(line),
             }
         }
         if mp.capturing_preamble {
@@ -605,43 +604,74 @@ struct Multipart {
     node: usize,
     sep: Vec<u8>,
     capturing_preamble: bool,
-    preamble: Vec<(usize, usize)>,
+    preamble: Ranges,
     /// Set while a part is being parsed.
     waiting: bool,
 }
 
-fn push_range(ranges: &mut Vec<(usize, usize)>, line: Line) {
-    match ranges.last_mut() {
-        Some(last) if last.1 == line.start => last.1 = line.end,
-        _ => ranges.push((line.start, line.end)),
-    }
+/// Byte ranges of the raw message, adjacent ones merged: the first held
+/// in place (most payloads are one range), the others on the heap.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Ranges {
+    first: Option<(usize, usize)>,
+    more: Vec<(usize, usize)>,
 }
 
-/// `NLCRE_eol`: removes one trailing CR LF, CR or LF.
-fn trim_line_end(raw: &[u8], ranges: &mut Vec<(usize, usize)>) {
-    while let Some(&(s, e)) = ranges.last() {
-        if s == e {
-            ranges.pop();
-            continue;
+impl Ranges {
+    /// How many ranges there are.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.more.len()
+    }
+
+    fn last_mut(&mut self) -> Option<&mut (usize, usize)> {
+        match self.more.last_mut() {
+            Some(last) => Some(last),
+            None => self.first.as_mut(),
         }
-        let cut = if raw[e - 1] == b'\n' {
-            if e - s >= 2 && raw[e - 2] == b'\r' {
-                2
-            } else {
+    }
+
+    fn pop(&mut self) {
+        if self.more.pop().is_none() {
+            self.first = None;
+        }
+    }
+
+    /// Appends a line's bytes (merged into the last range when adjacent).
+    fn push(&mut self, line: Line) {
+        match self.last_mut() {
+            Some(last) if last.1 == line.start => last.1 = line.end,
+            Some(_) => self.more.push((line.start, line.end)),
+            None => self.first = Some((line.start, line.end)),
+        }
+    }
+
+    /// `NLCRE_eol`: removes one trailing CR LF, CR or LF.
+    fn trim_line_end(&mut self, raw: &[u8]) {
+        while let Some(&mut (s, e)) = self.last_mut() {
+            if s == e {
+                self.pop();
+                continue;
+            }
+            let cut = if raw[e - 1] == b'\n' {
+                if e - s >= 2 && raw[e - 2] == b'\r' {
+                    2
+                } else {
+                    1
+                }
+            } else if raw[e - 1] == b'\r' {
                 1
+            } else {
+                0
+            };
+            if let Some(last) = self.last_mut() {
+                last.1 -= cut;
+                if last.0 == last.1 {
+                    self.pop();
+                }
             }
-        } else if raw[e - 1] == b'\r' {
-            1
-        } else {
-            0
-        };
-        if let Some(last) = ranges.last_mut() {
-            last.1 -= cut;
-            if last.0 == last.1 {
-                ranges.pop();
-            }
+            return;
         }
-        return;
     }
 }
 
