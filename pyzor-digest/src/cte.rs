@@ -209,11 +209,13 @@ const HEX: [u8; 256] = {
 /// reallocate.
 pub(crate) fn qp(data: &[u8]) -> Vec<u8> {
     let n = data.len();
-    // room for the last fixed-size moves (the output never outgrows the
-    // input read, which is at most two bytes past the last block)
+    // room for the fixed-size moves past the output's end (the output
+    // before a block is never longer than the input before it, and a
+    // block reads at most 11 bytes past its end)
     let mut out = Vec::with_capacity(n + 2 * FLUSH);
     let mut i = 0;
-    // a block's output (at most 66 bytes), and room for one more move
+    // a block's output (at most 67 bytes: the text before its last `=`,
+    // and four escapes decoded there), and room for one more move
     let mut stage = [0u8; 3 * block::BLOCK];
     while let Some(chunk) = data
         .get(i..)
@@ -289,7 +291,7 @@ pub(crate) fn qp(data: &[u8]) -> Vec<u8> {
             out.extend_from_slice(&data[i..p]);
             i = qp_equals(data, p, &mut out);
         }
-        // the block's output (at most 66 bytes) by one fixed-size move
+        // the block's output (at most 67 bytes) by one fixed-size move
         // too, the excess cut off
         if let Some(head) = stage.first_chunk::<FLUSH>() {
             out.extend_from_slice(head);
@@ -316,7 +318,7 @@ pub(crate) fn qp(data: &[u8]) -> Vec<u8> {
 }
 
 /// Bytes per fixed-size move of a block's staged output: more than the
-/// most it can hold (66).
+/// most it can hold (67).
 const FLUSH: usize = 128;
 
 /// Bytes per fixed-size move of text: the text before a `=` in a 64-byte

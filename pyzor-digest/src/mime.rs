@@ -58,8 +58,8 @@ pub(crate) struct Node<'a> {
     /// `text/plain`.
     pub default_message: bool,
     /// How many children it has (multipart parts, the message of a
-    /// `message/*` node, the blocks of a delivery status); they follow it
-    /// in walk order. Non-zero means "is multipart".
+    /// `message/*` node, the blocks of a delivery status), which come
+    /// after it in walk order. Non-zero means "is multipart".
     pub parts: usize,
     /// The payload of a leaf, as byte ranges of the raw message.
     pub payload: Ranges,

@@ -257,7 +257,7 @@ pub(crate) fn utf7(input: &[u8], errors: Errors) -> Result<String, DecodeError> 
 mod tests {
     use super::*;
 
-    /// UTF-16 of `s` in either byte order, with a mark or not.
+    /// UTF-16 of `s` in either byte order, without a byte-order mark.
     fn encode_utf16(s: &str, be: bool) -> Vec<u8> {
         s.encode_utf16()
             .flat_map(|u| if be { u.to_be_bytes() } else { u.to_le_bytes() })
