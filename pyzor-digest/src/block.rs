@@ -359,6 +359,41 @@ pub(crate) fn find_byte(c: u8, b: &[u8]) -> Option<usize> {
     memchr::memchr(c, b)
 }
 
+/// The number of leading bytes of `b` that are ASCII graphic characters or
+/// DEL (0x21..=0x7F), 32 at a time.
+#[inline(always)]
+pub(crate) fn graphic_run(b: &[u8]) -> usize {
+    let mut i = 0;
+    while let Some(chunk) = b.get(i..).and_then(<[u8]>::first_chunk::<32>) {
+        #[cfg(target_arch = "x86_64")]
+        let stops = {
+            let [lo, hi] = chunk.as_chunks::<16>().0 else {
+                unreachable!("32 bytes are two 16-byte halves")
+            };
+            // graphic lanes: above 0x20 as signed bytes (0x80 and up are
+            // negative)
+            let graphic = |h: &[u8; 16]| {
+                let v = safe_arch::load_unaligned_m128i(h);
+                sse2::bits(safe_arch::cmp_gt_mask_i8_m128i(
+                    v,
+                    safe_arch::set_splat_i8_m128i(0x20),
+                ))
+            };
+            !(graphic(lo) | graphic(hi) << 16) & 0xffff_ffff
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let stops = mask_scalar(chunk, |c| !(0x21..=0x7f).contains(&c));
+        if stops != 0 {
+            return i + stops.trailing_zeros() as usize;
+        }
+        i += 32;
+    }
+    i + b[i..]
+        .iter()
+        .take_while(|&&c| (0x21..=0x7f).contains(&c))
+        .count()
+}
+
 /// The number of leading ASCII whitespace bytes of `b` (the ASCII part
 /// of `str.isspace()`), sixteen at a time.
 pub(crate) fn ws_prefix(b: &[u8]) -> usize {
@@ -455,6 +490,8 @@ mod tests {
                         for c in [v, fill, b'<'] {
                             assert_eq!(find_byte(c, b), b.iter().position(|&x| x == c));
                         }
+                        let graphic = b.iter().take_while(|&&c| (0x21..=0x7f).contains(&c));
+                        assert_eq!(graphic_run(b), graphic.count());
                     }
                 }
             }

@@ -233,6 +233,13 @@ pub(crate) struct Spans {
     scratch: Vec<u8>,
 }
 
+/// The shortest plain token (across a block edge, on a line that holds
+/// nothing else) after which the scanner looks for lines of dropped
+/// tokens to pass at once ([`long_token_lines`]): shorter than the lines
+/// of base64 (76) and uuencoded (61) attachments, longer than most URLs,
+/// after which the look is mostly wasted.
+const ATTACHMENT_LINE: usize = 56;
+
 /// The first room for a line's kept text in [`Spans`] (and then for the
 /// selected lines, when they are normalised again in its buffers).
 const SCRATCH: usize = 512;
@@ -557,7 +564,10 @@ fn collect_lines_with<S: Sink>(
             );
             open = None;
             after = e;
-            match skip::<S>(b, (base, &m, e), line_chars, &mut hold, &masks) {
+            // (a token across a block edge: how lines of attachments
+            // start, see `long_token_lines`)
+            let long = !special && base + e as usize - s >= ATTACHMENT_LINE;
+            match skip::<S>(b, (base, &m, e), (line_chars, long), &mut hold, &masks) {
                 Some(Ok(k)) => (starts, ends) = (starts & k, ends & k),
                 Some(Err(next)) => {
                     // after a line break: no token goes on into `next`
@@ -596,7 +606,7 @@ fn collect_lines_with<S: Sink>(
                 out,
             );
             after = e;
-            match skip::<S>(b, (base, &m, e), line_chars, &mut hold, &masks) {
+            match skip::<S>(b, (base, &m, e), (line_chars, false), &mut hold, &masks) {
                 Some(Ok(k)) => (starts, ends) = (starts & k, ends & k),
                 Some(Err(next)) => {
                     (base, carry, brk_pending) = (next, 0, true);
@@ -613,20 +623,33 @@ fn collect_lines_with<S: Sink>(
     out.end_line(&mut line_start, &mut line_chars, n, surrogates);
 }
 
-/// (Spans only) Once the line holds 8 code points after the token that
-/// ends at bit `e` of the block at `base` (whose masks are `m`), the rest
-/// of it is skipped, unless a non-ASCII line break comes first
-/// (`hold`: no skip before that byte). When the line ends at byte q of
-/// this block: `Ok` with the mask of the token edges after q; else `Err`
-/// with the byte after q, to go on from.
+/// What may be skipped after the token that ends at bit `e` of the block
+/// at `base` (whose masks are `m`), `long` if it was a plain token of at
+/// least [`ATTACHMENT_LINE`] bytes (dropped, and maybe a line of an
+/// attachment):
+/// - when the line holds nothing and that token is followed by lines that
+///   hold only such a token each (attachments): those lines
+///   ([`long_token_lines`]);
+/// - (Spans only) once the line holds 8 code points: the rest of it,
+///   unless a non-ASCII line break comes first (`hold`: no skip before
+///   that byte).
+///
+/// When the rest of a kept line is skipped and its line break is byte q
+/// of this block: `Ok` with the mask of the token edges after q. Else
+/// `Err` with the byte to go on from: the one after that line break, or
+/// the line break that ends the last line of dropped tokens; no token
+/// goes on there, and a line break comes before the next one.
 #[inline(always)]
 fn skip<S: Sink>(
     b: &[u8],
     (base, m, e): (usize, &block::Masks, u32),
-    line_chars: usize,
+    (line_chars, long): (usize, bool),
     hold: &mut usize,
     masks: &impl Fn(&[u8; block::BLOCK]) -> block::Masks,
 ) -> Option<Result<u64, usize>> {
+    if long && line_chars == 0 {
+        return long_token_lines(b, base + e as usize).map(Err);
+    }
     if !S::SPANS_ONLY || line_chars < MIN_LINE_LENGTH || base + (e as usize) < *hold {
         return None;
     }
@@ -637,6 +660,33 @@ fn skip<S: Sink>(
             *hold = l + 1;
             None
         }
+    }
+}
+
+/// From the end `p` of a dropped token on a line that holds nothing: the
+/// lines after it that hold only one run of 10 or more ASCII graphic
+/// characters each (a dropped token) between line breaks (CR LF, LF or
+/// CR) — base64 or uuencoded attachments, long hashes. Such lines keep
+/// nothing and end nothing that is kept, so they are passed 32 bytes at a
+/// time instead of a block of masks and a token each. Returns the
+/// end of the last such line's token (a line break), `None` if there is
+/// none.
+#[inline(never)]
+fn long_token_lines(b: &[u8], mut p: usize) -> Option<usize> {
+    let mut next = None;
+    loop {
+        let q = match b.get(p..) {
+            Some([b'\r', b'\n', ..]) => p + 2,
+            Some([b'\n' | b'\r', ..]) => p + 1,
+            _ => return next,
+        };
+        let t = q + block::graphic_run(&b[q..]);
+        if t - q < LONG_TOKEN || !matches!(b.get(t), Some(b'\n' | b'\r')) {
+            return next;
+        }
+        // (the line from q is one such token: go on after it)
+        next = Some(t);
+        p = t;
     }
 }
 
@@ -1015,6 +1065,44 @@ mod tests {
             proptest::prop_assert_eq!(baseline.to_vec(), model(&text));
             // where the kept lines are, in both builds: each span alone
             // normalises to its line
+            let mut spans = Spans::default();
+            collect_lines(&text, false, &mut spans);
+            proptest::prop_assert_eq!(renormalised(&text, &spans), model(&text));
+            let mut spans = Spans::default();
+            collect_lines_baseline(&text, false, &mut spans);
+            proptest::prop_assert_eq!(renormalised(&text, &spans), model(&text));
+        }
+
+        /// Attachment-like text, where lines of one long dropped token are
+        /// passed at once (`long_token_lines`): such lines between other
+        /// lines, line breaks of every kind, and lines that only look like
+        /// them (a space, a NUL, a short word or a non-ASCII character in
+        /// or after the token, a line break that is not CR or LF).
+        #[test]
+        fn attachment_lines_match_the_plain_model(
+            lines_in in proptest::collection::vec(
+                (
+                    proptest::prop_oneof![
+                        4 => proptest::string::string_regex("[A-Za-z0-9+/=]{50,90}").unwrap(),
+                        1 => proptest::string::string_regex("[A-Za-z0-9+/]{1,12}").unwrap(),
+                        1 => proptest::string::string_regex(
+                            "[A-Za-z0-9+/]{50,70}[ \\x00:@\u{e9}\u{2028}\u{3000}][a-z0-9]{0,12}"
+                        ).unwrap(),
+                        1 => proptest::string::string_regex("([a-z]{1,7} ){1,6}").unwrap(),
+                        1 => proptest::strategy::Just(String::new()),
+                    ],
+                    proptest::sample::select(
+                        vec!["\n", "\r\n", "\r", "\n\n", "\u{b}", "\u{1c}", "\u{85}", "\u{2028}", " \n", ""],
+                    ),
+                ),
+                0..40,
+            )
+        ) {
+            let text: String = lines_in.iter().map(|(l, end)| format!("{l}{end}")).collect();
+            proptest::prop_assert_eq!(lines(&text), model(&text));
+            let mut baseline = Lines::default();
+            collect_lines_baseline(&text, false, &mut baseline);
+            proptest::prop_assert_eq!(baseline.to_vec(), model(&text));
             let mut spans = Spans::default();
             collect_lines(&text, false, &mut spans);
             proptest::prop_assert_eq!(renormalised(&text, &spans), model(&text));
