@@ -62,7 +62,7 @@ pub(crate) fn base64(body: &[u8]) -> Vec<u8> {
     base64_lenient(body)
 }
 
-/// The fast path of [`base64`]: the body without its line ends, decoded by
+/// The fast path of [`base64()`]: the body without its line ends, decoded by
 /// a SIMD decoder when it is well formed — only alphabet characters, at
 /// most two `=` and only at the end, no final quantum of one character.
 /// Where that decoder accepts the text, the lenient decode gives the same
@@ -98,7 +98,7 @@ fn base64_well_formed(body: &[u8]) -> Option<Vec<u8>> {
     ENGINE.decode(&joined).ok()
 }
 
-/// The lenient decode of [`base64`], byte by byte where the text is not
+/// The lenient decode of [`base64()`], byte by byte where the text is not
 /// four alphabet characters at a time.
 fn base64_lenient(body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(body.len() / 4 * 3 + 3);
