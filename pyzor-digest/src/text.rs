@@ -1006,6 +1006,26 @@ mod tests {
         assert_eq!(spans.len(), 2);
     }
 
+    /// Both builds of the scanner (AVX2 where the CPU has it, and the
+    /// baseline), into both sinks, against the plain model. The model's
+    /// split on '\r' and '\n' gives an empty line inside CR LF: never
+    /// kept, so the same lines. For `Spans`: each span alone normalises
+    /// to its line.
+    fn both_builds_match_the_model(text: &str) -> Result<(), proptest::test_runner::TestCaseError> {
+        let want = model(text);
+        proptest::prop_assert_eq!(lines(text), want.clone());
+        let mut baseline = Lines::default();
+        collect_lines_baseline(text, false, &mut baseline);
+        proptest::prop_assert_eq!(baseline.to_vec(), want.clone());
+        let mut spans = Spans::default();
+        collect_lines(text, false, &mut spans);
+        proptest::prop_assert_eq!(renormalised(text, &spans), want.clone());
+        let mut spans = Spans::default();
+        collect_lines_baseline(text, false, &mut spans);
+        proptest::prop_assert_eq!(renormalised(text, &spans), want);
+        Ok(())
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
 
@@ -1057,20 +1077,7 @@ mod tests {
             )
         ) {
             let text: String = parts.concat();
-            // the model's split on '\r' and '\n' gives an empty line inside
-            // CR LF: never kept, so the same lines
-            proptest::prop_assert_eq!(lines(&text), model(&text));
-            let mut baseline = Lines::default();
-            collect_lines_baseline(&text, false, &mut baseline);
-            proptest::prop_assert_eq!(baseline.to_vec(), model(&text));
-            // where the kept lines are, in both builds: each span alone
-            // normalises to its line
-            let mut spans = Spans::default();
-            collect_lines(&text, false, &mut spans);
-            proptest::prop_assert_eq!(renormalised(&text, &spans), model(&text));
-            let mut spans = Spans::default();
-            collect_lines_baseline(&text, false, &mut spans);
-            proptest::prop_assert_eq!(renormalised(&text, &spans), model(&text));
+            both_builds_match_the_model(&text)?;
         }
 
         /// Attachment-like text, where lines of one long dropped token are
@@ -1099,16 +1106,7 @@ mod tests {
             )
         ) {
             let text: String = lines_in.iter().map(|(l, end)| format!("{l}{end}")).collect();
-            proptest::prop_assert_eq!(lines(&text), model(&text));
-            let mut baseline = Lines::default();
-            collect_lines_baseline(&text, false, &mut baseline);
-            proptest::prop_assert_eq!(baseline.to_vec(), model(&text));
-            let mut spans = Spans::default();
-            collect_lines(&text, false, &mut spans);
-            proptest::prop_assert_eq!(renormalised(&text, &spans), model(&text));
-            let mut spans = Spans::default();
-            collect_lines_baseline(&text, false, &mut spans);
-            proptest::prop_assert_eq!(renormalised(&text, &spans), model(&text));
+            both_builds_match_the_model(&text)?;
         }
     }
 }
