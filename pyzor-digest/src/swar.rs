@@ -15,13 +15,6 @@ pub(crate) fn word(chunk: &[u8; 16]) -> u128 {
     u128::from_le_bytes(*chunk)
 }
 
-/// Flags the bytes that are not ASCII graphic characters or DEL: below
-/// 0x21 (controls, space) or from 0x80 on.
-#[inline]
-pub(crate) fn not_graphic(w: u128) -> u128 {
-    (w.wrapping_sub(ONES * 0x21) & !w | w) & HIGHS
-}
-
 /// The index of the first flagged byte; 16 if none is.
 #[inline]
 pub(crate) fn first(mask: u128) -> usize {
@@ -59,23 +52,6 @@ pub(crate) fn run_of(b: &[u8], high: bool) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn every_byte_at_every_position() {
-        for pos in 0..16 {
-            for v in 0..=255u8 {
-                // the other bytes flagged by neither search
-                let mut chunk = [b'a'; 16];
-                chunk[pos] = v;
-                let w = word(&chunk);
-                let graphic = (0x21..=0x7f).contains(&v);
-                assert_eq!(first(not_graphic(w)), if graphic { 16 } else { pos });
-            }
-        }
-        // several flagged bytes: the first counts, whatever follows
-        assert_eq!(first(not_graphic(word(b"ab \0  cdefghijkl"))), 2);
-        assert_eq!(first(not_graphic(word(&[0; 16]))), 0);
-    }
 
     #[test]
     fn nul_anywhere() {

@@ -7,7 +7,7 @@
 //! it cuts lines at every `splitlines()` boundary, cuts tokens at every
 //! whitespace character, and decides per token, when it ends, whether it
 //! is kept (and how much of it). Long tokens — base64 lines, URLs — are
-//! skipped sixteen bytes at a time. The result is the same as the
+//! skipped 32 or 64 bytes at a time. The result is the same as the
 //! reference's line-by-line regex substitution (see the tests and the
 //! corpus), because every rule only ever looks inside one token:
 //!
@@ -233,13 +233,6 @@ pub(crate) struct Spans {
     scratch: Vec<u8>,
 }
 
-/// The shortest plain token (across a block edge, on a line that holds
-/// nothing else) after which the scanner looks for lines of dropped
-/// tokens to pass at once ([`long_token_lines`]): shorter than the lines
-/// of base64 (76) and uuencoded (61) attachments, longer than most URLs,
-/// after which the look is mostly wasted.
-const ATTACHMENT_LINE: usize = 56;
-
 /// The first room for a line's kept text in [`Spans`] (and then for the
 /// selected lines, when they are normalised again in its buffers).
 const SCRATCH: usize = 512;
@@ -315,14 +308,6 @@ fn push_without_nuls(piece: &str, buf: &mut Vec<u8>) {
     }
 }
 
-/// The number of leading bytes of `chunk` that are ASCII graphic
-/// characters or DEL (0x21..=0x7F): none can end a token or needs a second
-/// look. 16 if all are.
-#[inline]
-fn graphic_prefix(chunk: &[u8; 16]) -> usize {
-    swar::first(swar::not_graphic(swar::word(chunk)))
-}
-
 /// Applies the token rules to `token` (NULs included, to be skipped) and
 /// appends what is kept to `buf`; returns the code points appended.
 /// `plain`: known to be ASCII without NULs, so bytes are code points.
@@ -396,22 +381,14 @@ fn push_token(token: &str, plain: bool, buf: &mut Vec<u8>) -> usize {
 
 /// The end of the token that starts at byte `j` (the next whitespace or
 /// the end of the payload), and whether it is plain (ASCII without NULs).
-/// Long runs of graphic ASCII are skipped sixteen bytes at a time.
+/// Long runs of graphic ASCII are skipped 32 bytes at a time
+/// ([`block::graphic_run`]).
 fn token_end(payload: &str, mut j: usize) -> (usize, bool) {
     let b = payload.as_bytes();
     let n = b.len();
     let mut plain = true;
     loop {
-        while let Some(chunk) = b.get(j..).and_then(<[u8]>::first_chunk::<16>) {
-            let k = graphic_prefix(chunk);
-            j += k;
-            if k < 16 {
-                break;
-            }
-        }
-        while j < n && b[j] > 0x20 && b[j] < 0x80 {
-            j += 1;
-        }
+        j += block::graphic_run(&b[j..]);
         if j >= n {
             break;
         }
@@ -663,6 +640,13 @@ fn skip<S: Sink>(
     }
 }
 
+/// The shortest plain token (across a block edge, on a line that holds
+/// nothing else) after which the scanner looks for lines of dropped
+/// tokens to pass at once ([`long_token_lines`]): shorter than the lines
+/// of base64 (76) and uuencoded (61) attachments, longer than most URLs,
+/// after which the look is mostly wasted.
+const ATTACHMENT_LINE: usize = 56;
+
 /// From the end `p` of a dropped token on a line that holds nothing: the
 /// lines after it that hold only one run of 10 or more ASCII graphic
 /// characters each (a dropped token) between line breaks (CR LF, LF or
@@ -903,19 +887,6 @@ mod tests {
             "b"
         );
         assert_eq!(norm("aaaaaaaaaaaaaaaaaaaaaaaa\u{3000}b"), "b");
-    }
-
-    #[test]
-    fn graphic_prefix_counts_graphic_ascii() {
-        for pos in 0..16 {
-            for v in 0..=255u8 {
-                let mut chunk = [b'!'; 16];
-                chunk[pos] = v;
-                let graphic = (0x21..=0x7f).contains(&v);
-                assert_eq!(graphic_prefix(&chunk), if graphic { 16 } else { pos });
-            }
-        }
-        assert_eq!(graphic_prefix(&[0; 16]), 0);
     }
 
     #[test]
