@@ -88,6 +88,11 @@ fn base64_well_formed(body: &[u8]) -> Option<Vec<u8>> {
         #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
         return Fast::new(&base64::alphabet::STANDARD, config);
     });
+    ENGINE.decode(without_line_ends(body)).ok()
+}
+
+/// `b''.join(body.splitlines())`: the body without its CR and LF bytes.
+fn without_line_ends(body: &[u8]) -> Vec<u8> {
     let mut joined = Vec::with_capacity(body.len());
     let mut rest = body;
     while let Some(i) = memchr::memchr2(b'\r', b'\n', rest) {
@@ -95,7 +100,7 @@ fn base64_well_formed(body: &[u8]) -> Option<Vec<u8>> {
         rest = &rest[i + 1..];
     }
     joined.extend_from_slice(rest);
-    ENGINE.decode(&joined).ok()
+    joined
 }
 
 /// The lenient decode of [`base64()`], byte by byte where the text is not
@@ -165,11 +170,7 @@ fn base64_lenient(body: &[u8]) -> Vec<u8> {
         }
     }
     if quad == 1 {
-        return body
-            .iter()
-            .copied()
-            .filter(|&b| b != b'\r' && b != b'\n')
-            .collect();
+        return without_line_ends(body);
     }
     out
 }
