@@ -426,12 +426,23 @@ pub(crate) fn ws_suffix(b: &[u8]) -> usize {
 }
 
 /// Python's `str.strip()`: ASCII whitespace sixteen bytes at a time from
-/// both ends, then the character-wise strip only when a non-ASCII
-/// character is left at an end (it may be whitespace).
+/// both ends, and U+00A0 NO-BREAK SPACE (HTML's `&nbsp;`, the one
+/// non-ASCII blank frequent in mail) by its two bytes; the character-wise
+/// strip only when another non-ASCII character is left at an end (it may
+/// be whitespace).
 pub(crate) fn py_strip(s: &str) -> &str {
+    const NBSP: &[u8] = "\u{a0}".as_bytes();
     let b = s.as_bytes();
-    let start = ws_prefix(b);
-    let end = b.len() - ws_suffix(&b[start..]);
+    let mut start = ws_prefix(b);
+    while b[start..].starts_with(NBSP) {
+        start += NBSP.len();
+        start += ws_prefix(&b[start..]);
+    }
+    let mut end = b.len() - ws_suffix(&b[start..]);
+    while b[start..end].ends_with(NBSP) {
+        end -= NBSP.len();
+        end -= ws_suffix(&b[start..end]);
+    }
     let t = &s[start..end];
     match (t.as_bytes().first(), t.as_bytes().last()) {
         (Some(&f), Some(&l)) if f >= 0x80 || l >= 0x80 => pyzor_core::pycompat::py_strip(t),

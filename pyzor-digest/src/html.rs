@@ -167,14 +167,15 @@ impl Parser<'_> {
                 }
                 if i < j && self.collect {
                     let data = &raw[i..j];
-                    if data.as_bytes().contains(&b'&') {
-                        let mut scratch = std::mem::take(&mut self.scratch);
-                        scratch.clear();
-                        unescape_into(data, &mut scratch);
-                        self.handle_data(&scratch);
-                        self.scratch = scratch;
-                    } else {
-                        self.handle_data(data);
+                    match block::find_byte(b'&', data.as_bytes()) {
+                        Some(amp) => {
+                            let mut scratch = std::mem::take(&mut self.scratch);
+                            scratch.clear();
+                            unescape_into(data, amp, &mut scratch);
+                            self.handle_data(&scratch);
+                            self.scratch = scratch;
+                        }
+                        None => self.handle_data(data),
                     }
                 }
             }
@@ -220,7 +221,11 @@ impl Parser<'_> {
         }
         let tag = raw_text_element(&raw[i + 1..name_end]);
         let end = if k <= endpos {
-            py_strip(&raw[k..endpos])
+            // (almost always the `>` alone)
+            match &raw[k..endpos] {
+                ">" => ">",
+                tail => py_strip(tail),
+            }
         } else {
             ""
         };
@@ -478,30 +483,34 @@ fn parse_html_declaration(text: &str, i: usize) -> Option<usize> {
 /// (the parser itself unescapes into a reused buffer).
 #[cfg(test)]
 fn unescape(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.contains('&') {
+    let Some(amp) = s.find('&') else {
         return std::borrow::Cow::Borrowed(s);
-    }
+    };
     let mut out = String::with_capacity(s.len());
-    unescape_into(s, &mut out);
+    unescape_into(s, amp, &mut out);
     std::borrow::Cow::Owned(out)
 }
 
 /// `html.unescape` of `s`, appended to `out`: numeric and named character
-/// references, HTML5 rules.
-fn unescape_into(s: &str, out: &mut String) {
+/// references, HTML5 rules. `amp` is the position of the first `&` (the
+/// caller found it deciding whether to call): references are often a few
+/// bytes apart (`&nbsp;&nbsp;`), so each next one is searched sixteen
+/// bytes in line first.
+fn unescape_into(s: &str, amp: usize, out: &mut String) {
     let b = s.as_bytes();
-    let mut i = 0;
     let mut copied = 0;
-    while let Some(off) = memchr(b'&', &b[i..]) {
-        let amp = i + off;
-        let Some((end, repl)) = charref(s, amp) else {
-            i = amp + 1;
-            continue;
+    let mut next = Some(amp);
+    while let Some(amp) = next {
+        let i = match charref(s, amp) {
+            Some((end, repl)) => {
+                out.push_str(&s[copied..amp]);
+                repl.push_to(out);
+                copied = end;
+                end
+            }
+            None => amp + 1,
         };
-        out.push_str(&s[copied..amp]);
-        repl.push_to(out);
-        copied = end;
-        i = end;
+        next = block::find_byte(b'&', &b[i..]).map(|off| i + off);
     }
     out.push_str(&s[copied..]);
 }
