@@ -393,8 +393,9 @@ impl Parser<'_> {
                 }
             }
             // (a field line: its first `:`, found by `header_line`; a
-            // name cannot be empty)
-            if colon > 0 {
+            // name cannot be empty). Only the two headers `set_raw`
+            // records matter, and only names of their lengths can be them.
+            if colon == b"content-type".len() || colon == b"content-transfer-encoding".len() {
                 current = Some((colon, line.start, line.end));
             }
         }
