@@ -432,16 +432,28 @@ pub(crate) fn ws_suffix(b: &[u8]) -> usize {
 /// be whitespace).
 pub(crate) fn py_strip(s: &str) -> &str {
     const NBSP: &[u8] = "\u{a0}".as_bytes();
+    let ws = |c: u8| byte_class(c).0;
     let b = s.as_bytes();
     let mut start = ws_prefix(b);
-    while b[start..].starts_with(NBSP) {
-        start += NBSP.len();
-        start += ws_prefix(&b[start..]);
+    if b[start..].starts_with(NBSP) {
+        // a run of blanks with no-break spaces: byte by byte
+        loop {
+            match b[start..] {
+                [0xc2, 0xa0, ..] => start += 2,
+                [c, ..] if ws(c) => start += 1,
+                _ => break,
+            }
+        }
     }
     let mut end = b.len() - ws_suffix(&b[start..]);
-    while b[start..end].ends_with(NBSP) {
-        end -= NBSP.len();
-        end -= ws_suffix(&b[start..end]);
+    if b[start..end].ends_with(NBSP) {
+        loop {
+            match b[start..end] {
+                [.., 0xc2, 0xa0] => end -= 2,
+                [.., c] if ws(c) => end -= 1,
+                _ => break,
+            }
+        }
     }
     let t = &s[start..end];
     match (t.as_bytes().first(), t.as_bytes().last()) {
