@@ -20,11 +20,20 @@ fn main() {
     loop {
         match args.first().map(String::as_str) {
             Some("--seconds") if args.len() >= 2 => {
-                seconds = args[1].parse().unwrap_or(5.0);
+                seconds = match args[1].parse::<f64>() {
+                    Ok(s) if s.is_finite() && s > 0.0 => s,
+                    _ => usage(&format!("--seconds {}: not a positive number", args[1])),
+                };
                 args.drain(..2);
             }
             Some("--passes") if args.len() >= 2 => {
-                passes = args[1].parse().ok();
+                passes = match args[1].parse::<u64>() {
+                    Ok(p) if p > 0 => Some(p),
+                    _ => usage(&format!(
+                        "--passes {}: not a positive whole number",
+                        args[1]
+                    )),
+                };
                 args.drain(..2);
             }
             Some("--per-file") => {
@@ -45,8 +54,7 @@ fn main() {
         })
         .collect();
     if messages.is_empty() {
-        eprintln!("usage: digest-throughput [--seconds S | --passes P] [--per-file] FILE...");
-        std::process::exit(2);
+        usage("no message read");
     }
     for m in &messages {
         std::hint::black_box(pyzor_digest::digest(m));
@@ -86,4 +94,11 @@ fn main() {
         n as f64 / t,
         bytes as f64 / 1e6 / t
     );
+}
+
+/// Prints `problem` and the usage line, and exits with status 2.
+fn usage(problem: &str) -> ! {
+    eprintln!("digest-throughput: {problem}");
+    eprintln!("usage: digest-throughput [--seconds S | --passes P] [--per-file] FILE...");
+    std::process::exit(2);
 }
