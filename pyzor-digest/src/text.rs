@@ -228,13 +228,14 @@ impl Sink for Lines {
 #[derive(Debug, Default)]
 pub(crate) struct Spans {
     spans: Vec<(usize, usize)>,
-    /// The current line's kept text, which nothing reads: the token rules
-    /// write there.
+    /// Room for the text of the selected lines, which [`Spans::into_lines`]
+    /// hands on. The scan itself writes no text (see [`keep_piece`]): it
+    /// only counts code points.
     scratch: Vec<u8>,
 }
 
-/// The first room for a line's kept text in [`Spans`] (and then for the
-/// selected lines, when they are normalised again in its buffers).
+/// The first room for the selected lines' text, when they are normalised
+/// again in the buffers of [`Spans`].
 const SCRATCH: usize = 512;
 
 impl Spans {
@@ -269,6 +270,7 @@ impl Spans {
 impl Sink for Spans {
     const SPANS_ONLY: bool = true;
 
+    /// (Never written to: the scan checks [`Sink::SPANS_ONLY`] first.)
     #[inline(always)]
     fn text(&mut self) -> &mut Vec<u8> {
         &mut self.scratch
@@ -291,7 +293,6 @@ impl Sink for Spans {
         if *line_chars >= MIN_LINE_LENGTH {
             self.spans.push((*line_start, at));
         }
-        self.scratch.clear();
         *line_start = at;
         *line_chars = 0;
     }
@@ -311,8 +312,10 @@ fn push_without_nuls(piece: &str, buf: &mut Vec<u8>) {
 /// Applies the token rules to `token` (NULs included, to be skipped) and
 /// appends what is kept to `buf`; returns the code points appended.
 /// `plain`: known to be ASCII without NULs, so bytes are code points.
+/// For [`Spans`], which never reads the text, nothing is appended: the
+/// code points are only counted.
 #[inline(never)]
-fn push_token(token: &str, plain: bool, buf: &mut Vec<u8>) -> usize {
+fn push_token<S: Sink>(token: &str, plain: bool, out: &mut S) -> usize {
     let bytes = token.as_bytes();
     // code points, NULs excluded (a code point is at most four bytes)
     let n = if plain {
@@ -332,11 +335,7 @@ fn push_token(token: &str, plain: bool, buf: &mut Vec<u8>) -> usize {
     // Without ':' or '@' (ASCII, so never inside a multi-byte character)
     // no rule applies: the common case.
     if !bytes.iter().any(|&c| c == b':' || c == b'@') {
-        if plain {
-            buf.extend_from_slice(bytes);
-        } else {
-            push_without_nuls(token, buf);
-        }
+        keep_piece(token, plain, out);
         return n;
     }
     let mut idx = 0;
@@ -370,13 +369,22 @@ fn push_token(token: &str, plain: bool, buf: &mut Vec<u8>) -> usize {
         return 0;
     }
     let (end, kept) = cut.unwrap_or((token.len(), n));
-    let piece = &token[..end];
-    if plain {
-        buf.extend_from_slice(piece.as_bytes());
-    } else {
-        push_without_nuls(piece, buf);
-    }
+    keep_piece(&token[..end], plain, out);
     kept
+}
+
+/// Appends the kept `piece` of a token (its NULs removed unless `plain`)
+/// to the sink's text; nothing for [`Spans`], which never reads it.
+#[inline(always)]
+fn keep_piece<S: Sink>(piece: &str, plain: bool, out: &mut S) {
+    if S::SPANS_ONLY {
+        return;
+    }
+    if plain {
+        out.text().extend_from_slice(piece.as_bytes());
+    } else {
+        push_without_nuls(piece, out.text());
+    }
 }
 
 /// The end of the token that starts at byte `j` (the next whitespace or
@@ -754,7 +762,7 @@ fn close_token<S: Sink>(
         if lead {
             scan_scalar(&payload[..e], s, (line_start, line_chars), surrogates, out);
         } else {
-            *line_chars += push_token(&payload[s..e], false, out.text());
+            *line_chars += push_token(&payload[s..e], false, out);
         }
         return;
     }
@@ -811,7 +819,7 @@ fn scan_scalar<S: Sink>(
             }
         }
         let (j, plain) = token_end(payload, i);
-        *line_chars += push_token(&payload[i..j], plain, out.text());
+        *line_chars += push_token(&payload[i..j], plain, out);
         i = j;
     }
 }
@@ -988,11 +996,14 @@ mod tests {
         let mut baseline = Lines::default();
         collect_lines_baseline(text, false, &mut baseline);
         proptest::prop_assert_eq!(baseline.to_vec(), want.clone());
+        // (the scan only counts: it writes no text)
         let mut spans = Spans::default();
         collect_lines(text, false, &mut spans);
+        proptest::prop_assert!(spans.scratch.is_empty());
         proptest::prop_assert_eq!(renormalised(text, &spans), want.clone());
         let mut spans = Spans::default();
         collect_lines_baseline(text, false, &mut spans);
+        proptest::prop_assert!(spans.scratch.is_empty());
         proptest::prop_assert_eq!(renormalised(text, &spans), want);
         Ok(())
     }
