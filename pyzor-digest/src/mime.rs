@@ -46,6 +46,10 @@ enum Matcher {
     Boundary(Vec<u8>),
 }
 
+/// The two header names the walk records (compared ignoring ASCII case).
+const CONTENT_TYPE: &[u8] = b"content-type";
+const CONTENT_TRANSFER_ENCODING: &[u8] = b"content-transfer-encoding";
+
 /// One MIME node.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Node<'a> {
@@ -395,7 +399,7 @@ impl Parser<'_> {
             // (a field line: its first `:`, found by `header_line`; a
             // name cannot be empty). Only the two headers `set_raw`
             // records matter, and only names of their lengths can be them.
-            if colon == b"content-type".len() || colon == b"content-transfer-encoding".len() {
+            if colon == CONTENT_TYPE.len() || colon == CONTENT_TRANSFER_ENCODING.len() {
                 current = Some((colon, line.start, line.end));
             }
         }
@@ -408,8 +412,8 @@ impl Parser<'_> {
     /// the first Content-Type or Content-Transfer-Encoding.
     fn set_raw(&mut self, node: usize, name_len: usize, first_start: usize, end: usize) {
         let name = &self.raw[first_start..first_start + name_len];
-        let is_ct = name.eq_ignore_ascii_case(b"content-type");
-        let is_cte = name.eq_ignore_ascii_case(b"content-transfer-encoding");
+        let is_ct = name.eq_ignore_ascii_case(CONTENT_TYPE);
+        let is_cte = name.eq_ignore_ascii_case(CONTENT_TRANSFER_ENCODING);
         if !(is_ct && self.nodes[node].content_type.is_none()
             || is_cte && self.nodes[node].cte.is_none())
         {
