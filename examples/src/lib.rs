@@ -146,7 +146,8 @@ impl PyzorFilter {
     /// server, in one pipelined batch. Returns the failures, if any, with
     /// their server.
     pub fn report(&self, messages: &[&[u8]], spam: bool) -> Vec<(ServerAddr, ClientError)> {
-        let digests: Vec<Digest> = messages.iter().map(|m| pyzor_digest::digest(m)).collect();
+        let mut digester = pyzor_digest::Digester::new();
+        let digests: Vec<Digest> = messages.iter().map(|m| digester.digest(m)).collect();
         let op = if spam { Op::Report } else { Op::Whitelist };
         let jobs: Vec<Job> = self
             .servers

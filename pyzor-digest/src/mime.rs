@@ -116,6 +116,9 @@ impl<'a> Node<'a> {
     }
 }
 
+/// Active separators and how many matchers of the EOF stack have each.
+type ActiveMap = HashMap<Vec<u8>, usize, foldhash::quality::RandomState>;
+
 struct Parser<'a> {
     raw: &'a [u8],
     pos: usize,
@@ -123,10 +126,10 @@ struct Parser<'a> {
     eof: Vec<Matcher>,
     /// The separators (`--boundary`) of `eof`, counted, for a constant-time
     /// check of each line however deep the nesting. Hashed with foldhash
-    /// (randomly seeded per map, so crafted boundaries cannot be made to
-    /// collide ahead of time), several times faster than SipHash on
-    /// boundary-sized keys.
-    active: HashMap<Vec<u8>, usize, foldhash::quality::RandomState>,
+    /// (randomly seeded per map — one per [`crate::Digester`] — so crafted
+    /// boundaries cannot be made to collide ahead of time), several times
+    /// faster than SipHash on boundary-sized keys.
+    active: ActiveMap,
     /// How many `Blank` matchers `eof` holds.
     blank_active: usize,
     /// Reused buffer for a node's header lines, each with the position of
@@ -140,20 +143,80 @@ struct Parser<'a> {
 }
 
 /// Parses a raw message into its MIME nodes, in walk order.
+#[cfg(test)]
 pub(crate) fn parse(raw: &[u8]) -> Vec<Node<'_>> {
+    parse_into(raw, &mut Buffers::default(), Vec::new())
+}
+
+/// The walk's working buffers, kept from one message to the next (see
+/// [`crate::Digester`]): empty between walks.
+#[derive(Debug, Default)]
+pub(crate) struct Buffers {
+    scratch: Vec<(Line, usize)>,
+    stack: Vec<usize>,
+    frames: Vec<Frame>,
+    pushback: Vec<Item>,
+    eof: Vec<Matcher>,
+    active: ActiveMap,
+}
+
+impl Buffers {
+    /// Lets go of the buffers a large message grew past `limit` bytes.
+    pub(crate) fn trim(&mut self, limit: usize) {
+        crate::trim(&mut self.scratch, limit);
+        crate::trim(&mut self.stack, limit);
+        crate::trim(&mut self.frames, limit);
+        crate::trim(&mut self.pushback, limit);
+        crate::trim(&mut self.eof, limit);
+        if self
+            .active
+            .capacity()
+            .saturating_mul(std::mem::size_of::<(Vec<u8>, usize)>())
+            > limit
+        {
+            self.active = ActiveMap::default();
+        }
+    }
+}
+
+/// [`parse`] in the buffers `bufs` (left empty), into `nodes` (empty; its
+/// room reused).
+pub(crate) fn parse_into<'a>(
+    raw: &'a [u8],
+    bufs: &mut Buffers,
+    mut nodes: Vec<Node<'a>>,
+) -> Vec<Node<'a>> {
+    // first room: enough for most messages
+    nodes.reserve(4);
+    bufs.scratch.reserve(32);
+    bufs.stack.reserve(4);
+    bufs.frames.reserve(4);
     let mut p = Parser {
         raw,
         pos: 0,
-        pushback: Vec::new(),
-        eof: Vec::new(),
-        active: HashMap::default(),
+        pushback: std::mem::take(&mut bufs.pushback),
+        eof: std::mem::take(&mut bufs.eof),
+        active: std::mem::take(&mut bufs.active),
         blank_active: 0,
-        scratch: Vec::with_capacity(32),
-        nodes: Vec::with_capacity(4),
-        stack: Vec::with_capacity(4),
+        scratch: std::mem::take(&mut bufs.scratch),
+        nodes,
+        stack: std::mem::take(&mut bufs.stack),
         last: 0,
     };
-    p.parse_all();
+    let mut frames = std::mem::take(&mut bufs.frames);
+    p.parse_all(&mut frames);
+    p.scratch.clear();
+    p.stack.clear();
+    frames.clear();
+    p.pushback.clear();
+    p.eof.clear();
+    p.active.clear();
+    bufs.scratch = p.scratch;
+    bufs.stack = p.stack;
+    bufs.frames = frames;
+    bufs.pushback = p.pushback;
+    bufs.eof = p.eof;
+    bufs.active = p.active;
     p.nodes
 }
 
@@ -463,8 +526,7 @@ impl Parser<'_> {
     /// in the state where it waits for its child (or starts). Nesting is
     /// therefore unbounded (CPython stops near 980 levels with a
     /// RecursionError, and we simply go on).
-    fn parse_all(&mut self) {
-        let mut frames = Vec::with_capacity(4);
+    fn parse_all(&mut self, frames: &mut Vec<Frame>) {
         frames.push(Frame::Start);
         while let Some(frame) = frames.pop() {
             match frame {
@@ -594,6 +656,7 @@ impl Parser<'_> {
 }
 
 /// What a message being parsed waits for.
+#[derive(Debug)]
 enum Frame {
     /// Parse a new message at the current position.
     Start,
@@ -605,6 +668,7 @@ enum Frame {
     Multipart(Multipart),
 }
 
+#[derive(Debug)]
 struct Multipart {
     node: usize,
     sep: Vec<u8>,

@@ -131,6 +131,17 @@ pub(crate) struct Lines {
 }
 
 impl Lines {
+    /// No spans, in this value's buffers (the way back of
+    /// [`Spans::into_lines`]).
+    pub(crate) fn into_spans(mut self) -> Spans {
+        self.buf.clear();
+        self.spans.clear();
+        Spans {
+            spans: self.spans,
+            scratch: self.buf,
+        }
+    }
+
     /// Room for `bytes` bytes of kept text (and the 16 that a short
     /// token's copy may write past it) and `lines` lines.
     pub(crate) fn with_capacity(bytes: usize, lines: usize) -> Lines {
@@ -238,13 +249,26 @@ pub(crate) struct Spans {
 /// again in the buffers of [`Spans`].
 const SCRATCH: usize = 512;
 
+/// The first room for kept lines in [`Spans`].
+const SPANS: usize = 64;
+
 impl Spans {
-    /// Room for `lines` kept lines.
-    pub(crate) fn with_capacity(lines: usize) -> Spans {
-        Spans {
-            spans: Vec::with_capacity(lines),
-            scratch: Vec::with_capacity(SCRATCH),
-        }
+    /// Room for the kept lines of most messages, if there is none yet.
+    pub(crate) fn reserve(&mut self) {
+        self.spans.reserve(SPANS);
+        self.scratch.reserve(SCRATCH);
+    }
+
+    /// Lets go of the buffers a large message grew past `limit` bytes.
+    pub(crate) fn trim(&mut self, limit: usize) {
+        crate::trim(&mut self.spans, limit);
+        crate::trim(&mut self.scratch, limit);
+    }
+
+    /// The room of the two buffers (spans, bytes of text).
+    #[cfg(test)]
+    pub(crate) fn capacity(&self) -> (usize, usize) {
+        (self.spans.capacity(), self.scratch.capacity())
     }
 
     pub(crate) fn len(&self) -> usize {

@@ -32,10 +32,20 @@ struct Case {
 
 fn check(cases: &[Case]) {
     let mut failures = Vec::new();
+    // one digester for every message, in corpus order: what it keeps from
+    // one message must not change the next one's digest
+    let mut digester = pyzor_digest::Digester::new();
     for c in cases {
         let raw =
             std::fs::read(&c.message).unwrap_or_else(|e| panic!("{}: {e}", c.message.display()));
         let got = pyzor_digest::digest(&raw).to_string();
+        let reused = digester.digest(&raw).to_string();
+        if reused != got {
+            failures.push(format!(
+                "{}: digest {got}, with the digester of the messages before {reused}",
+                c.name
+            ));
+        }
         if got != c.digest {
             let want_lines = lines(&c.predigest);
             let got_lines = pyzor_digest::predigest(&raw);
@@ -62,6 +72,12 @@ fn check(cases: &[Case]) {
         }
         if c.predigest.exists() && pyzor_digest::predigest(&raw) != lines(&c.predigest) {
             failures.push(format!("{}: predigest lines differ", c.name));
+        }
+        if c.predigest.exists() && digester.predigest(&raw) != lines(&c.predigest) {
+            failures.push(format!(
+                "{}: predigest lines differ with the digester of the messages before",
+                c.name
+            ));
         }
     }
     assert!(

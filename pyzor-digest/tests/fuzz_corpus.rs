@@ -10,6 +10,9 @@ fn corpus() -> Vec<Vec<u8>> {
 
 #[test]
 fn digest_corpus_replays() {
+    // one digester for every input: what it keeps from one input must not
+    // change the next one's digest
+    let mut digester = pyzor_digest::Digester::new();
     for data in &corpus() {
         let lines = pyzor_digest::predigest(data);
         assert!(lines.len() <= 6);
@@ -17,6 +20,8 @@ fn digest_corpus_replays() {
             pyzor_digest::digest(data),
             pyzor_digest::digest_lines(&lines)
         );
+        assert_eq!(digester.digest(data), pyzor_digest::digest(data));
+        assert_eq!(digester.predigest(data), lines);
         assert_eq!(
             lines,
             pyzor_digest::select(pyzor_digest::normalized_lines(data))

@@ -62,10 +62,13 @@ pub fn split_mbox(data: &[u8]) -> Vec<&[u8]> {
 pub fn digests(style: Style, input: &[u8]) -> Vec<String> {
     match style {
         Style::Msg => vec![pyzor_digest::digest(input).to_string()],
-        Style::Mbox => split_mbox(input)
-            .into_iter()
-            .map(|m| pyzor_digest::digest(m).to_string())
-            .collect(),
+        Style::Mbox => {
+            let mut digester = pyzor_digest::Digester::new();
+            split_mbox(input)
+                .into_iter()
+                .map(|m| digester.digest(m).to_string())
+                .collect()
+        }
         Style::Digests => String::from_utf8_lossy(input)
             .split_inclusive('\n')
             .map(|l| pyzor_core::pycompat::py_strip(l).to_owned())
