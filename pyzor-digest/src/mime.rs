@@ -15,6 +15,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::params;
 
@@ -43,7 +44,7 @@ enum Matcher {
     /// `NLCRE.match`: a line that is only a line end.
     Blank,
     /// `boundarymatch` of a multipart: `--boundary`, optional `--`, blanks.
-    Boundary(Vec<u8>),
+    Boundary(Arc<[u8]>),
 }
 
 /// The two header names the walk records (compared ignoring ASCII case).
@@ -117,7 +118,7 @@ impl<'a> Node<'a> {
 }
 
 /// Active separators and how many matchers of the EOF stack have each.
-type ActiveMap = HashMap<Vec<u8>, usize, foldhash::quality::RandomState>;
+type ActiveMap = HashMap<Arc<[u8]>, usize, foldhash::quality::RandomState>;
 
 struct Parser<'a> {
     raw: &'a [u8],
@@ -171,7 +172,7 @@ impl Buffers {
         if self
             .active
             .capacity()
-            .saturating_mul(std::mem::size_of::<(Vec<u8>, usize)>())
+            .saturating_mul(std::mem::size_of::<(Arc<[u8]>, usize)>())
             > limit
         {
             self.active = ActiveMap::default();
@@ -291,7 +292,7 @@ impl Parser<'_> {
     fn push_eof(&mut self, m: Matcher) {
         match &m {
             Matcher::Blank => self.blank_active += 1,
-            Matcher::Boundary(sep) => *self.active.entry(sep.clone()).or_default() += 1,
+            Matcher::Boundary(sep) => *self.active.entry(Arc::clone(sep)).or_default() += 1,
         }
         self.eof.push(m);
     }
@@ -551,8 +552,7 @@ impl Parser<'_> {
                             // body text (CPython holds 8-bit body bytes as
                             // surrogate escapes): the body stays whole.
                             Some(b) if b.is_ascii() => {
-                                let mut sep = b"--".to_vec();
-                                sep.extend_from_slice(b.as_bytes());
+                                let sep: Arc<[u8]> = [b"--", b.as_bytes()].concat().into();
                                 frames.push(Frame::Multipart(Multipart {
                                     node,
                                     sep,
@@ -600,7 +600,7 @@ impl Parser<'_> {
                     }
                     if self.multipart_step(&mut mp) {
                         mp.waiting = true;
-                        self.push_eof(Matcher::Boundary(mp.sep.clone()));
+                        self.push_eof(Matcher::Boundary(Arc::clone(&mp.sep)));
                         frames.push(Frame::Multipart(mp));
                         frames.push(Frame::Start);
                     }
@@ -671,7 +671,8 @@ enum Frame {
 #[derive(Debug)]
 struct Multipart {
     node: usize,
-    sep: Vec<u8>,
+    /// `--boundary`, shared with the EOF matchers of its parts.
+    sep: Arc<[u8]>,
     capturing_preamble: bool,
     preamble: Ranges,
     /// Set while a part is being parsed.
