@@ -552,7 +552,9 @@ impl Parser<'_> {
                             // body text (CPython holds 8-bit body bytes as
                             // surrogate escapes): the body stays whole.
                             Some(b) if b.is_ascii() => {
-                                let sep: Arc<[u8]> = [b"--", b.as_bytes()].concat().into();
+                                // (one allocation: the length is known)
+                                let sep: Arc<[u8]> =
+                                    b"--".iter().chain(b.as_bytes()).copied().collect();
                                 frames.push(Frame::Multipart(Multipart {
                                     node,
                                     sep,
