@@ -720,12 +720,13 @@ impl Ranges {
 
     /// `NLCRE_eol`: removes one trailing CR LF, CR or LF.
     fn trim_line_end(&mut self, raw: &[u8]) {
-        while let Some(&mut (s, e)) = self.last_mut() {
+        while let Some(last) = self.last_mut() {
+            let (s, e) = *last;
             if s == e {
                 self.pop();
                 continue;
             }
-            let cut = if raw[e - 1] == b'\n' {
+            last.1 -= if raw[e - 1] == b'\n' {
                 if e - s >= 2 && raw[e - 2] == b'\r' {
                     2
                 } else {
@@ -736,11 +737,8 @@ impl Ranges {
             } else {
                 0
             };
-            if let Some(last) = self.last_mut() {
-                last.1 -= cut;
-                if last.0 == last.1 {
-                    self.pop();
-                }
+            if last.0 == last.1 {
+                self.pop();
             }
             return;
         }
