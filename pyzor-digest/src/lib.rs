@@ -67,9 +67,9 @@ pub fn predigest(raw: &[u8]) -> Vec<String> {
 /// buffers of the MIME walk and of the line scan are kept from one
 /// message to the next instead of allocated for each (over the project's
 /// corpus, 2.9 allocations per message instead of 12.6). Gives exactly
-/// what [`digest`] and
-/// [`predigest`] give; keep one per thread. A buffer that a large message
-/// grew past [`Digester::KEEP`] bytes is let go after it.
+/// what [`digest`] and [`predigest`] give; keep one per thread. A buffer
+/// that a large message grew past [`Digester::KEEP`] bytes is let go
+/// after it.
 ///
 /// ```
 /// let mut digester = pyzor_digest::Digester::new();
