@@ -322,7 +322,7 @@ fn raw_payload<'a>(node: &mime::Node, body: Cow<'a, [u8]>) -> Payload<'a> {
     let label = match params::raw_charset(node.content_type.as_deref()) {
         params::RawCharset::Label(l) => l,
         params::RawCharset::Extended => params::content_charset(node.content_type.as_deref())
-            .unwrap_or_else(|| "ascii".to_owned()),
+            .map_or_else(|| "ascii".to_owned(), Cow::into_owned),
     };
     match charset::decode_label_cow(&label, &body, charset::Errors::Replace) {
         Ok(d) => Payload {

@@ -15,9 +15,10 @@ use crate::charset::{self, Errors};
 
 /// A parameter value: plain, or RFC 2231 extended (`charset'lang'text`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum ParamValue {
-    /// An ordinary (unquoted) value.
-    Plain(String),
+pub(crate) enum ParamValue<'a> {
+    /// An ordinary (unquoted) value, borrowed from the header where
+    /// unquoting leaves it as written.
+    Plain(Cow<'a, str>),
     /// An RFC 2231 value whose pieces were `%`-decoded as Latin-1.
     Extended {
         charset: Option<String>,
@@ -169,7 +170,7 @@ type Continuation = (Option<String>, String, bool);
 /// name, in first-seen order); the first whose name matches wins. Only the
 /// continuations of the wanted name are kept.
 /// `name` is lower-case ASCII (`charset`, `boundary`).
-pub(crate) fn get_param(header: &str, name: &str) -> Option<ParamValue> {
+pub(crate) fn get_param<'a>(header: &'a str, name: &str) -> Option<ParamValue<'a>> {
     debug_assert!(!name.bytes().any(|b| !b.is_ascii_lowercase()));
     let matches = |k: &str| {
         if k.is_ascii() {
@@ -182,7 +183,7 @@ pub(crate) fn get_param(header: &str, name: &str) -> Option<ParamValue> {
     let mut pieces = param_pieces(header);
     let (first_name, first_value) = pieces.next()?;
     if matches(&first_name) {
-        return Some(ParamValue::Plain(unquote(first_value).into_owned()));
+        return Some(ParamValue::Plain(unquote(first_value)));
     }
     // base name (as written) -> continuations
     let mut conts: Vec<(String, Vec<Continuation>)> = Vec::new();
@@ -202,12 +203,14 @@ pub(crate) fn get_param(header: &str, name: &str) -> Option<ParamValue> {
             None if matches(&pname) => {
                 // re-quoted by decode_params, unquoted again by get_param:
                 // the same text unless it has a quote or a backslash
-                let value = unquote(value).into_owned();
+                let value = unquote(value);
                 if !value.contains(['"', '\\']) {
                     return Some(ParamValue::Plain(value));
                 }
                 let requoted = format!("\"{}\"", quote(&value));
-                return Some(ParamValue::Plain(unquote(&requoted).into_owned()));
+                return Some(ParamValue::Plain(Cow::Owned(
+                    unquote(&requoted).into_owned(),
+                )));
             }
             None => {}
         }
@@ -233,9 +236,9 @@ pub(crate) fn get_param(header: &str, name: &str) -> Option<ParamValue> {
     }
     let value = quote(&joined);
     if !extended {
-        return Some(ParamValue::Plain(
+        return Some(ParamValue::Plain(Cow::Owned(
             unquote(&format!("\"{value}\"")).into_owned(),
-        ));
+        )));
     }
     let parts: Vec<&str> = value.splitn(3, '\'').collect();
     Some(if parts.len() <= 2 {
@@ -269,8 +272,9 @@ pub(crate) fn raw_unicode_escape_encode(s: &str) -> Vec<u8> {
 
 /// `Message.get_content_charset()`: lower-cased, `None` when absent or not
 /// ASCII. An RFC 2231 value is decoded with its own charset (strictly),
-/// falling back to the raw text.
-pub(crate) fn content_charset(content_type: Option<&str>) -> Option<String> {
+/// falling back to the raw text. Borrowed from the header when it is
+/// written in lower case and needs no unquoting.
+pub(crate) fn content_charset(content_type: Option<&str>) -> Option<Cow<'_, str>> {
     let value = get_param(content_type?, "charset")?;
     let cs = match value {
         ParamValue::Plain(s) => s,
@@ -279,17 +283,20 @@ pub(crate) fn content_charset(content_type: Option<&str>) -> Option<String> {
                 .filter(|c| !c.is_empty())
                 .unwrap_or_else(|| "us-ascii".to_owned());
             let bytes = raw_unicode_escape_encode(&text);
-            match charset::decode_label(&pcharset, &bytes, Errors::Strict) {
-                Ok(s) => s,
-                Err(_) => text,
-            }
+            Cow::Owned(
+                match charset::decode_label(&pcharset, &bytes, Errors::Strict) {
+                    Ok(s) => s,
+                    Err(_) => text,
+                },
+            )
         }
     };
     if !cs.is_ascii() {
         return None;
     }
-    let mut cs = cs;
-    cs.make_ascii_lowercase();
+    if cs.bytes().any(|b| b.is_ascii_uppercase()) {
+        return Some(Cow::Owned(cs.to_ascii_lowercase()));
+    }
     Some(cs)
 }
 
@@ -305,7 +312,7 @@ pub(crate) enum RawCharset {
 pub(crate) fn raw_charset(content_type: Option<&str>) -> RawCharset {
     match content_type.and_then(|ct| get_param(ct, "charset")) {
         None => RawCharset::Label("ascii".to_owned()),
-        Some(ParamValue::Plain(s)) => RawCharset::Label(s),
+        Some(ParamValue::Plain(s)) => RawCharset::Label(s.into_owned()),
         Some(ParamValue::Extended { .. }) => RawCharset::Extended,
     }
 }
@@ -315,7 +322,7 @@ pub(crate) fn raw_charset(content_type: Option<&str>) -> RawCharset {
 pub(crate) fn boundary(content_type: Option<&str>) -> Option<String> {
     let value = get_param(content_type?, "boundary")?;
     let mut collapsed = match value {
-        ParamValue::Plain(s) => unquote_owned(s),
+        ParamValue::Plain(s) => unquote_owned(s.into_owned()),
         ParamValue::Extended { charset, text } => {
             let cs = charset.unwrap_or_else(|| "us-ascii".to_owned());
             let raw = raw_unicode_escape_encode(&text);
