@@ -123,22 +123,11 @@ type ActiveMap = HashMap<Arc<[u8]>, usize, foldhash::quality::RandomState>;
 struct Parser<'a> {
     raw: &'a [u8],
     pos: usize,
-    pushback: Vec<Item>,
-    eof: Vec<Matcher>,
-    /// The separators (`--boundary`) of `eof`, counted, for a constant-time
-    /// check of each line however deep the nesting. Hashed with foldhash
-    /// (randomly seeded per map — one per [`crate::Digester`] — so crafted
-    /// boundaries cannot be made to collide ahead of time), several times
-    /// faster than SipHash on boundary-sized keys.
-    active: ActiveMap,
-    /// How many `Blank` matchers `eof` holds.
+    /// The working buffers (given back empty when the walk ends).
+    bufs: Buffers,
+    /// How many `Blank` matchers `bufs.eof` holds.
     blank_active: usize,
-    /// Reused buffer for a node's header lines, each with the position of
-    /// its `:` (0 for envelope and continuation lines).
-    scratch: Vec<(Line, usize)>,
     nodes: Vec<Node<'a>>,
-    /// The message stack (`_msgstack`), innermost last.
-    stack: Vec<usize>,
     /// The most recently created message (`_last`).
     last: usize,
 }
@@ -153,15 +142,34 @@ pub(crate) fn parse(raw: &[u8]) -> Vec<Node<'_>> {
 /// [`crate::Digester`]): empty between walks.
 #[derive(Debug, Default)]
 pub(crate) struct Buffers {
+    /// Reused buffer for a node's header lines, each with the position of
+    /// its `:` (0 for envelope and continuation lines).
     scratch: Vec<(Line, usize)>,
+    /// The message stack (`_msgstack`), innermost last.
     stack: Vec<usize>,
+    /// The messages being parsed, each waiting for its child.
     frames: Vec<Frame>,
     pushback: Vec<Item>,
     eof: Vec<Matcher>,
+    /// The separators (`--boundary`) of `eof`, counted, for a constant-time
+    /// check of each line however deep the nesting. Hashed with foldhash
+    /// (randomly seeded per map — one per [`crate::Digester`] — so crafted
+    /// boundaries cannot be made to collide ahead of time), several times
+    /// faster than SipHash on boundary-sized keys.
     active: ActiveMap,
 }
 
 impl Buffers {
+    /// Empties every buffer, keeping its room.
+    fn clear(&mut self) {
+        self.scratch.clear();
+        self.stack.clear();
+        self.frames.clear();
+        self.pushback.clear();
+        self.eof.clear();
+        self.active.clear();
+    }
+
     /// Lets go of the buffers a large message grew past `limit` bytes.
     pub(crate) fn trim(&mut self, limit: usize) {
         crate::trim(&mut self.scratch, limit);
@@ -195,29 +203,14 @@ pub(crate) fn parse_into<'a>(
     let mut p = Parser {
         raw,
         pos: 0,
-        pushback: std::mem::take(&mut bufs.pushback),
-        eof: std::mem::take(&mut bufs.eof),
-        active: std::mem::take(&mut bufs.active),
+        bufs: std::mem::take(bufs),
         blank_active: 0,
-        scratch: std::mem::take(&mut bufs.scratch),
         nodes,
-        stack: std::mem::take(&mut bufs.stack),
         last: 0,
     };
-    let mut frames = std::mem::take(&mut bufs.frames);
-    p.parse_all(&mut frames);
-    p.scratch.clear();
-    p.stack.clear();
-    frames.clear();
-    p.pushback.clear();
-    p.eof.clear();
-    p.active.clear();
-    bufs.scratch = p.scratch;
-    bufs.stack = p.stack;
-    bufs.frames = frames;
-    bufs.pushback = p.pushback;
-    bufs.eof = p.eof;
-    bufs.active = p.active;
+    p.parse_all();
+    p.bufs.clear();
+    *bufs = p.bufs;
     p.nodes
 }
 
@@ -248,7 +241,7 @@ fn header_text(bytes: &[u8]) -> Cow<'_, str> {
 
 impl Parser<'_> {
     fn next_item(&mut self) -> Option<Item> {
-        if let Some(item) = self.pushback.pop() {
+        if let Some(item) = self.bufs.pushback.pop() {
             return Some(item);
         }
         if self.pos >= self.raw.len() {
@@ -277,34 +270,34 @@ impl Parser<'_> {
             return self.blank_active > 0;
         }
         let mut text = &self.raw[line.start..line.content_end];
-        if self.active.is_empty() || !text.starts_with(b"--") {
+        if self.bufs.active.is_empty() || !text.starts_with(b"--") {
             return false;
         }
         while let [rest @ .., b' ' | b'\t'] = text {
             text = rest;
         }
-        self.active.contains_key(text)
+        self.bufs.active.contains_key(text)
             || text
                 .strip_suffix(b"--")
-                .is_some_and(|t| self.active.contains_key(t))
+                .is_some_and(|t| self.bufs.active.contains_key(t))
     }
 
     fn push_eof(&mut self, m: Matcher) {
         match &m {
             Matcher::Blank => self.blank_active += 1,
-            Matcher::Boundary(sep) => *self.active.entry(Arc::clone(sep)).or_default() += 1,
+            Matcher::Boundary(sep) => *self.bufs.active.entry(Arc::clone(sep)).or_default() += 1,
         }
-        self.eof.push(m);
+        self.bufs.eof.push(m);
     }
 
     fn pop_eof(&mut self) {
-        match self.eof.pop() {
+        match self.bufs.eof.pop() {
             Some(Matcher::Blank) => self.blank_active -= 1,
             Some(Matcher::Boundary(sep)) => {
-                if let Some(n) = self.active.get_mut(&sep) {
+                if let Some(n) = self.bufs.active.get_mut(&sep) {
                     *n -= 1;
                     if *n == 0 {
-                        self.active.remove(&sep);
+                        self.bufs.active.remove(&sep);
                     }
                 }
             }
@@ -319,7 +312,7 @@ impl Parser<'_> {
             Item::Empty => None,
             Item::Line(line) => {
                 if self.at_false_eof(line) {
-                    self.pushback.push(Item::Line(line));
+                    self.bufs.pushback.push(Item::Line(line));
                     None
                 } else {
                     Some(line)
@@ -329,7 +322,9 @@ impl Parser<'_> {
     }
 
     fn unread(&mut self, line: Option<Line>) {
-        self.pushback.push(line.map_or(Item::Empty, Item::Line));
+        self.bufs
+            .pushback
+            .push(line.map_or(Item::Empty, Item::Line));
     }
 
     fn bytes(&self, line: Line) -> &[u8] {
@@ -338,6 +333,7 @@ impl Parser<'_> {
 
     fn new_message(&mut self) -> usize {
         let default_message = self
+            .bufs
             .stack
             .last()
             .is_some_and(|&cur| self.nodes[cur].content_type() == ("multipart", "digest"));
@@ -346,23 +342,23 @@ impl Parser<'_> {
             default_message,
             ..Node::default()
         });
-        if let Some(&parent) = self.stack.last() {
+        if let Some(&parent) = self.bufs.stack.last() {
             self.nodes[parent].parts += 1;
         }
-        self.stack.push(idx);
+        self.bufs.stack.push(idx);
         self.last = idx;
         idx
     }
 
     fn pop_message(&mut self) {
-        self.stack.pop();
+        self.bufs.stack.pop();
     }
 
     /// Collects every remaining line (until EOF or a false EOF).
     fn rest(&mut self) -> Ranges {
         let mut ranges = Ranges::default();
         // Pushed-back lines first, one by one.
-        while !self.pushback.is_empty() {
+        while !self.bufs.pushback.is_empty() {
             match self.readline() {
                 Some(line) => ranges.push(line),
                 None => return ranges,
@@ -393,7 +389,7 @@ impl Parser<'_> {
     /// an active boundary matcher matches, or the end of the input.
     fn next_false_eof(&self, from: usize) -> usize {
         let raw = self.raw;
-        if self.active.is_empty() {
+        if self.bufs.active.is_empty() {
             return raw.len();
         }
         // (built once: a searcher's set-up costs more than a short search)
@@ -505,7 +501,7 @@ impl Parser<'_> {
     /// Content-Transfer-Encoding (the start of `_parsegen`).
     fn begin_node(&mut self) -> usize {
         let node = self.new_message();
-        let mut headers = std::mem::take(&mut self.scratch);
+        let mut headers = std::mem::take(&mut self.bufs.scratch);
         headers.clear();
         while let Some(line) = self.readline() {
             let Some(colon) = header_line(self.bytes(line)) else {
@@ -517,7 +513,7 @@ impl Parser<'_> {
             headers.push((line, colon));
         }
         self.parse_headers(node, &headers);
-        self.scratch = headers;
+        self.bufs.scratch = headers;
         let ct = self.nodes[node].compute_content_type();
         self.nodes[node].ctype = Some(ct);
         node
@@ -527,7 +523,8 @@ impl Parser<'_> {
     /// in the state where it waits for its child (or starts). Nesting is
     /// therefore unbounded (CPython stops near 980 levels with a
     /// RecursionError, and we simply go on).
-    fn parse_all(&mut self, frames: &mut Vec<Frame>) {
+    fn parse_all(&mut self) {
+        let mut frames = std::mem::take(&mut self.bufs.frames);
         frames.push(Frame::Start);
         while let Some(frame) = frames.pop() {
             match frame {
@@ -609,6 +606,8 @@ impl Parser<'_> {
                 }
             }
         }
+        // (its room, for the next walk)
+        self.bufs.frames = frames;
     }
 
     /// Runs a multipart's loop until the next part starts (`true`: the
