@@ -21,9 +21,10 @@
 //! no digest), this crate gives the digest of a documented sensible
 //! reading instead (see the README's compatibility table).
 
-// One unsafe call, in `text::collect_lines`: the run-time switch to its
-// AVX2 build (and, in the tests, the same call of the AVX2 masks).
-// Everything else is safe code.
+// Two unsafe calls: in `text::collect_lines`, the run-time switch to its
+// AVX2 build (and, in the tests, the same call of the AVX2 masks); in
+// `utf8::ascii_str`, bytes just found to be ASCII taken as a `str`
+// without a second (UTF-8) check. Everything else is safe code.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 

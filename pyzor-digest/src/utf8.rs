@@ -10,11 +10,15 @@ pub(crate) fn as_str(bytes: &[u8]) -> Option<&str> {
     simdutf8::basic::from_utf8(bytes).ok()
 }
 
-/// `bytes` as a string, if every byte is ASCII.
+/// `bytes` as a string, if every byte is ASCII: one pass over them (the
+/// ASCII check), where a UTF-8 check after it would read them again.
 #[inline]
+#[allow(unsafe_code)]
 pub(crate) fn ascii_str(bytes: &[u8]) -> Option<&str> {
     if bytes.is_ascii() {
-        as_str(bytes)
+        // SAFETY: every byte is below 0x80, so each is a one-byte UTF-8
+        // sequence and the whole is valid UTF-8.
+        Some(unsafe { std::str::from_utf8_unchecked(bytes) })
     } else {
         None
     }

@@ -73,18 +73,14 @@ impl Sink {
         self.failed
     }
 
-    /// Pushes bytes below 0x80 (each its own code point). Short runs —
-    /// digits and punctuation between CJK characters — are pushed byte by
-    /// byte; longer ones are validated once (UTF-8 is ASCII there) and
-    /// copied.
+    /// Pushes bytes below 0x80 (each its own code point), copied as they
+    /// are (ASCII is UTF-8).
     #[inline]
     pub(crate) fn push_ascii(&mut self, bytes: &[u8]) {
-        if bytes.len() >= 16
-            && let Some(s) = crate::utf8::as_str(bytes)
-        {
-            self.out.push_str(s);
-        } else {
-            self.out.extend(bytes.iter().map(|&b| char::from(b)));
+        match crate::utf8::ascii_str(bytes) {
+            Some(s) => self.out.push_str(s),
+            // (not reached: callers pass ASCII only)
+            None => self.out.extend(bytes.iter().map(|&b| char::from(b))),
         }
     }
 
