@@ -67,6 +67,18 @@ impl Sink {
         }
     }
 
+    /// Records `n` error spans of one byte each.
+    #[inline]
+    fn errors(&mut self, n: usize) {
+        if n > 0 {
+            match self.errors {
+                Errors::Strict => self.failed = true,
+                Errors::Ignore => {}
+                Errors::Replace => self.out.extend(std::iter::repeat_n('\u{fffd}', n)),
+            }
+        }
+    }
+
     /// `true` once a strict decode has failed (decoders may stop early).
     #[inline]
     pub(crate) fn failed(&self) -> bool {
@@ -202,16 +214,22 @@ impl Codec {
         CODEC_IS_TEXT[usize::from(self.0)]
     }
 
-    /// The single-byte table of the codec, if it has one, and whether it
-    /// maps ASCII to itself.
-    fn table(self) -> Option<(&'static [u16; 256], bool)> {
+    /// The single-byte table of the codec, if it has one, and how its
+    /// ASCII half maps.
+    fn table(self) -> Option<(&'static [u16; 256], Ascii)> {
         // per codec: its table in TABLES (found by name once)
-        static INDEX: OnceLock<[Option<(u16, bool)>; CODEC_NAMES.len()]> = OnceLock::new();
+        static INDEX: OnceLock<[Option<(u16, Ascii)>; CODEC_NAMES.len()]> = OnceLock::new();
         let index = INDEX.get_or_init(|| {
             CODEC_NAMES.map(|name| {
                 let i = TABLES.binary_search_by(|(k, _)| (*k).cmp(name)).ok()?;
                 let table = &TABLES[i].1;
-                let ascii = (0..0x80u16).all(|b| table[usize::from(b)] == b);
+                let ascii = if !(0..0x80u16).all(|b| table[usize::from(b)] == b) {
+                    Ascii::Mapped
+                } else if table[0x80..].iter().all(|&cp| cp == UNDEFINED) {
+                    Ascii::Only
+                } else {
+                    Ascii::Identity
+                };
                 Some((u16::try_from(i).ok()?, ascii))
             })
         });
@@ -223,8 +241,8 @@ impl Codec {
         if !self.is_text() {
             return Err(DecodeError::NotText);
         }
-        if let Some((table, ascii_identity)) = self.table() {
-            return decode_table(table, ascii_identity, input, errors);
+        if let Some((table, ascii)) = self.table() {
+            return decode_table(table, ascii, input, errors);
         }
         let name = self.name();
         match name {
@@ -248,32 +266,85 @@ impl Codec {
     }
 }
 
-/// A single-byte code page: `0xFFFE` marks an undefined byte. Where the
-/// table maps ASCII to itself (`ascii_identity`: nearly every code page),
-/// runs of ASCII bytes are copied whole.
+/// How a single-byte table maps the bytes below 0x80.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ascii {
+    /// To themselves (nearly every code page).
+    Identity,
+    /// To themselves, and every byte from 0x80 on is undefined (`ascii`).
+    Only,
+    /// Otherwise (EBCDIC and the like).
+    Mapped,
+}
+
+/// A table entry that marks an undefined byte.
+const UNDEFINED: u16 = 0xfffe;
+
+/// A single-byte code page: [`UNDEFINED`] marks an undefined byte. Where
+/// the table maps ASCII to itself (nearly every code page), runs of ASCII
+/// bytes are copied whole; where it is ASCII only, the runs of bytes from
+/// 0x80 on are errors whole.
 fn decode_table(
     table: &[u16; 256],
-    ascii_identity: bool,
+    ascii: Ascii,
     input: &[u8],
     errors: Errors,
 ) -> Result<String, DecodeError> {
+    if ascii == Ascii::Only && errors == Errors::Ignore {
+        return Ok(ascii_ignore(input));
+    }
     let mut sink = Sink::new(errors, input.len());
     let mut rest = input;
-    if ascii_identity {
-        while !rest.is_empty() {
-            let run = crate::swar::run_of(rest, false);
-            sink.push_ascii(&rest[..run]);
-            rest = &rest[run..];
-            let high = crate::swar::run_of(rest, true);
-            if !push_table(table, &rest[..high], &mut sink) {
+    if ascii == Ascii::Mapped {
+        push_table(table, rest, &mut sink);
+        return sink.finish();
+    }
+    while !rest.is_empty() {
+        let run = crate::swar::run_of(rest, false);
+        sink.push_ascii(&rest[..run]);
+        rest = &rest[run..];
+        let high = crate::swar::run_of(rest, true);
+        if ascii == Ascii::Only {
+            sink.errors(high);
+            if sink.failed() {
                 break;
             }
-            rest = &rest[high..];
+        } else if !push_table(table, &rest[..high], &mut sink) {
+            break;
         }
-    } else {
-        push_table(table, rest, &mut sink);
+        rest = &rest[high..];
     }
     sink.finish()
+}
+
+/// `bytes.decode('ascii', 'ignore')`, the decoding of a text part without
+/// a charset (or labelled ASCII) that has 8-bit bytes: the bytes below
+/// 0x80, in order. Sixteen at a time: copied whole when all are ASCII,
+/// else gathered without a branch per byte (8-bit text mixes the two
+/// byte by byte, as Shift_JIS does, where runs would be one byte long).
+fn ascii_ignore(input: &[u8]) -> String {
+    let mut kept = Vec::with_capacity(input.len());
+    let mut chunks = input.chunks_exact(16);
+    for chunk in &mut chunks {
+        if chunk.is_ascii() {
+            kept.extend_from_slice(chunk);
+            continue;
+        }
+        let mut staged = [0u8; 16];
+        let mut n = 0;
+        for &b in chunk {
+            // (n is at most the number of bytes before b: below 16)
+            staged[n & 15] = b;
+            n += usize::from(b < 0x80);
+        }
+        kept.extend_from_slice(&staged[..n]);
+    }
+    kept.extend(chunks.remainder().iter().filter(|b| b.is_ascii()));
+    match String::from_utf8(kept) {
+        Ok(text) => text,
+        // (not reached: every byte kept is ASCII)
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    }
 }
 
 /// Pushes the code points of `bytes` by `table`; `false` once a strict
@@ -281,7 +352,7 @@ fn decode_table(
 fn push_table(table: &[u16; 256], bytes: &[u8], sink: &mut Sink) -> bool {
     for &b in bytes {
         let cp = table[usize::from(b)];
-        if cp == 0xfffe {
+        if cp == UNDEFINED {
             sink.error();
             if sink.failed() {
                 return false;
@@ -476,6 +547,40 @@ mod tests {
         assert_eq!(text(Some("utf-8\0"), b"caf\xc3\xa9"), "caf\u{e9}");
         assert_eq!(text(Some("base64"), b"caf\xc3\xa9"), "caf");
         assert!(decode_text_part(Some("utf-7"), b"+2D3eAA-").surrogates);
+    }
+
+    mod ascii_runs {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// The ASCII codec's runs of 8-bit bytes taken whole (and, with
+            /// `ignore`, its 16-byte gather) give what the table gives byte
+            /// by byte.
+            #[test]
+            fn match_the_table(
+                bytes in proptest::collection::vec(
+                    prop_oneof![0u8..0x80, 0x80u8..=0xff, Just(b'a')],
+                    0..80,
+                ),
+            ) {
+                let codec = Codec::lookup("ascii").unwrap();
+                let (table, ascii) = codec.table().unwrap();
+                prop_assert_eq!(ascii, Ascii::Only);
+                for errors in [Errors::Ignore, Errors::Replace, Errors::Strict] {
+                    let mut sink = Sink::new(errors, 0);
+                    push_table(table, &bytes, &mut sink);
+                    let by_byte = sink.finish().ok();
+                    prop_assert_eq!(codec.decode(&bytes, errors).ok(), by_byte);
+                }
+                let kept: String = bytes
+                    .iter()
+                    .filter(|&&b| b < 0x80)
+                    .map(|&b| char::from(b))
+                    .collect();
+                prop_assert_eq!(ascii_ignore(&bytes), kept);
+            }
+        }
     }
 }
 
