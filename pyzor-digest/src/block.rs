@@ -162,13 +162,19 @@ pub(crate) mod avx2 {
 
     /// Whether this CPU has what the AVX2 build needs: AVX2, and the bit
     /// instructions (BMI1, BMI2, LZCNT, POPCNT) that build may use for the
-    /// mask arithmetic. Detected once, then cached by the standard library.
+    /// mask arithmetic. Detected once; the answer is kept in one flag (the
+    /// five cached tests cost some 30 instructions per call, and each
+    /// payload asks).
+    #[inline]
     pub(crate) fn available() -> bool {
-        std::is_x86_feature_detected!("avx2")
-            && std::is_x86_feature_detected!("bmi1")
-            && std::is_x86_feature_detected!("bmi2")
-            && std::is_x86_feature_detected!("lzcnt")
-            && std::is_x86_feature_detected!("popcnt")
+        static AVAILABLE: std::sync::LazyLock<bool> = std::sync::LazyLock::new(|| {
+            std::is_x86_feature_detected!("avx2")
+                && std::is_x86_feature_detected!("bmi1")
+                && std::is_x86_feature_detected!("bmi2")
+                && std::is_x86_feature_detected!("lzcnt")
+                && std::is_x86_feature_detected!("popcnt")
+        });
+        *AVAILABLE
     }
 
     /// 32 bytes as one vector (two safe SSE2 loads, which the compiler
