@@ -300,6 +300,33 @@ pub(crate) fn eq_mask(block: &[u8; BLOCK], c: u8) -> u64 {
     }
 }
 
+/// The index of the first CR or LF of `b`: the first 64 bytes by one
+/// block mask, the rest by `memchr2`. For the lines of a header block
+/// (some 50 bytes each), where the call and set-up of `memchr2` cost more
+/// than the search.
+#[inline(always)]
+pub(crate) fn find_line_break(b: &[u8]) -> Option<usize> {
+    if let Some(block) = b.first_chunk::<BLOCK>() {
+        #[cfg(target_arch = "x86_64")]
+        let m = {
+            let mut m = 0;
+            for (k, chunk) in block.as_chunks::<16>().0.iter().enumerate() {
+                let v = safe_arch::load_unaligned_m128i(chunk);
+                let breaks = safe_arch::bitor_m128i(sse2::eq(v, b'\n'), sse2::eq(v, b'\r'));
+                m |= sse2::bits(breaks) << (16 * k);
+            }
+            m
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let m = mask_scalar(block, |c| c == b'\n' || c == b'\r');
+        if m != 0 {
+            return Some(m.trailing_zeros() as usize);
+        }
+        return memchr::memchr2(b'\n', b'\r', &b[BLOCK..]).map(|k| k + BLOCK);
+    }
+    memchr::memchr2(b'\n', b'\r', b)
+}
+
 /// The bits of the bytes of `chunk` (at most 64) for which `pred` holds,
 /// one byte at a time: the searches' fallback off x86-64, and their model
 /// in the tests.
@@ -521,6 +548,30 @@ mod tests {
                         }
                         let graphic = b.iter().take_while(|&&c| (0x21..=0x7f).contains(&c));
                         assert_eq!(graphic_run(b), graphic.count());
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn line_breaks_match_memchr2_at_every_position_and_length() {
+        // a break in the first block, past it, or none; every length
+        // around the block's edge
+        for fill in [b'a', b'\t', 0x8d, 0x0a ^ 0x80] {
+            for first in (0..140).chain([usize::MAX]) {
+                for brk in [b'\n', b'\r'] {
+                    let mut bytes = [fill; 140];
+                    if first < bytes.len() {
+                        bytes[first] = brk;
+                    }
+                    for len in [0, 1, 15, 16, 63, 64, 65, 100, 140] {
+                        let b = &bytes[..len];
+                        assert_eq!(
+                            find_line_break(b),
+                            memchr::memchr2(b'\n', b'\r', b),
+                            "{fill:#x} {first} {len}"
+                        );
                     }
                 }
             }

@@ -249,7 +249,7 @@ impl Parser<'_> {
         }
         let start = self.pos;
         let rest = &self.raw[start..];
-        let (content, end) = match memchr::memchr2(b'\n', b'\r', rest) {
+        let (content, end) = match crate::block::find_line_break(rest) {
             None => (rest.len(), rest.len()),
             Some(i) if rest[i] == b'\r' && rest.get(i + 1) == Some(&b'\n') => (i, i + 2),
             Some(i) => (i, i + 1),
@@ -265,6 +265,7 @@ impl Parser<'_> {
     /// `true` if any matcher of the EOF stack matches `line`: the line is
     /// blank (with a blank matcher active), or, without trailing blanks, is
     /// an active separator, optionally followed by `--`.
+    #[inline(always)]
     fn at_false_eof(&self, line: Line) -> bool {
         if line.is_blank() {
             return self.blank_active > 0;
