@@ -401,7 +401,7 @@ impl Parser<'_> {
         while let Some(off) = finder.find(&raw[at..]) {
             let p = at + off;
             if p == from || raw[p - 1] == b'\n' || raw[p - 1] == b'\r' {
-                let (content, end) = match memchr::memchr2(b'\n', b'\r', &raw[p..]) {
+                let (content, end) = match crate::block::find_line_break(&raw[p..]) {
                     None => (raw.len(), raw.len()),
                     Some(i) if raw[p + i] == b'\r' && raw.get(p + i + 1) == Some(&b'\n') => {
                         (p + i, p + i + 2)
