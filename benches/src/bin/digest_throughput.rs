@@ -2,13 +2,18 @@
 //! `scripts/bench-digest.sh` (which runs the reference the same way).
 //!
 //! ```text
-//! digest-throughput [--seconds S | --passes P] [--per-file] FILE...
+//! digest-throughput [--seconds S | --passes P] [--per-file | --in-loop] FILE...
 //! ```
 //!
 //! Digests every file once (warm-up), then loops over them until at least
 //! S seconds (default 5) have passed, or exactly P times (a fixed amount
 //! of work, for instruction and branch counts under valgrind); prints
 //! `messages=N bytes=B seconds=T msgs_per_s=X mb_per_s=Y`.
+//!
+//! `--per-file` times each file alone, repeated for 20 ms (warm: its code
+//! and branches trained on it); `--in-loop` times each file inside the
+//! loop over all of them for S seconds (as the throughput loop digests
+//! it). Both print `MICROSECONDSus BYTES PATH` per file.
 
 use std::time::{Duration, Instant};
 
@@ -16,6 +21,7 @@ fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let mut seconds = 5.0f64;
     let mut per_file = false;
+    let mut in_loop = false;
     let mut passes: Option<u64> = None;
     loop {
         match args.first().map(String::as_str) {
@@ -38,6 +44,10 @@ fn main() {
             }
             Some("--per-file") => {
                 per_file = true;
+                args.remove(0);
+            }
+            Some("--in-loop") => {
+                in_loop = true;
                 args.remove(0);
             }
             _ => break,
@@ -80,6 +90,27 @@ fn main() {
         return;
     }
     let budget = Duration::from_secs_f64(seconds);
+    if in_loop {
+        let mut spent = vec![Duration::ZERO; messages.len()];
+        let start = Instant::now();
+        let mut passes = 0u32;
+        while start.elapsed() < budget {
+            passes += 1;
+            for (m, t) in messages.iter().zip(spent.iter_mut()) {
+                let s = Instant::now();
+                std::hint::black_box(digester.digest(std::hint::black_box(m)));
+                *t += s.elapsed();
+            }
+        }
+        for ((path, m), t) in args.iter().zip(&messages).zip(&spent) {
+            println!(
+                "{:.2}us {} {path}",
+                t.as_secs_f64() * 1e6 / f64::from(passes),
+                m.len()
+            );
+        }
+        return;
+    }
     let start = Instant::now();
     let (mut n, mut bytes) = (0u64, 0u64);
     let mut pass = 0;
@@ -102,6 +133,8 @@ fn main() {
 /// Prints `problem` and the usage line, and exits with status 2.
 fn usage(problem: &str) -> ! {
     eprintln!("digest-throughput: {problem}");
-    eprintln!("usage: digest-throughput [--seconds S | --passes P] [--per-file] FILE...");
+    eprintln!(
+        "usage: digest-throughput [--seconds S | --passes P] [--per-file | --in-loop] FILE..."
+    );
     std::process::exit(2);
 }
