@@ -61,10 +61,12 @@ fn quote(s: &str) -> String {
 
 /// `email.message._parseparam` followed by the split of
 /// `_get_params_preserve`, as a lazy iterator: yields (name, value) per
-/// piece, the name stripped (and lower-cased when the piece has a `=`),
-/// the value stripped. Pieces split at `;` outside double quotes (quote
-/// parity is tracked incrementally, so this is linear in the header).
-fn param_pieces(header: &str) -> impl Iterator<Item = (Cow<'_, str>, &str)> {
+/// piece, both stripped. The name is as written: `_parseparam` lower-cases
+/// it when the piece has a `=`, which only the grouping of RFC 2231
+/// continuations needs ([`lower_name`]); matching ignores case anyway.
+/// Pieces split at `;` outside double quotes (quote parity is tracked
+/// incrementally, so this is linear in the header).
+fn param_pieces(header: &str) -> impl Iterator<Item = (&str, &str)> {
     let b = header.as_bytes();
     let mut pos = Some(0);
     std::iter::from_fn(move || {
@@ -86,24 +88,37 @@ fn param_pieces(header: &str) -> impl Iterator<Item = (Cow<'_, str>, &str)> {
         pos = (end < b.len()).then_some(end + 1);
         let f = py_strip(&header[start..end]);
         Some(match f.bytes().position(|b| b == b'=') {
-            Some(i) => {
-                let name = py_strip(&f[..i]);
-                let changes = if name.is_ascii() {
-                    name.bytes().any(|b| b.is_ascii_uppercase())
-                } else {
-                    name.chars()
-                        .any(|c| c.to_lowercase().ne(std::iter::once(c)))
-                };
-                let name = if changes {
-                    Cow::Owned(name.to_lowercase())
-                } else {
-                    Cow::Borrowed(name)
-                };
-                (name, py_strip(&f[i + 1..]))
-            }
-            None => (Cow::Borrowed(f), ""),
+            Some(i) => (py_strip(&f[..i]), py_strip(&f[i + 1..])),
+            None => (f, ""),
         })
     })
+}
+
+/// A parameter name as `_parseparam` keeps it: lower-cased (borrowed when
+/// that changes nothing).
+fn lower_name(name: &str) -> Cow<'_, str> {
+    let changes = if name.is_ascii() {
+        name.bytes().any(|b| b.is_ascii_uppercase())
+    } else {
+        name.chars()
+            .any(|c| c.to_lowercase().ne(std::iter::once(c)))
+    };
+    if changes {
+        Cow::Owned(name.to_lowercase())
+    } else {
+        Cow::Borrowed(name)
+    }
+}
+
+/// Whether a parameter name (as written) is `name` (lower-case ASCII)
+/// once lower-cased as Python does: U+212A KELVIN SIGN lower-cases to
+/// `k`, U+0130 to "i̇".
+fn name_is(k: &str, name: &str) -> bool {
+    if k.is_ascii() {
+        k.eq_ignore_ascii_case(name)
+    } else {
+        k.to_lowercase() == name
+    }
 }
 
 /// The RFC 2231 continuation syntax `^(\w+)\*(([0-9]+)\*?)?$` (ASCII).
@@ -167,52 +182,69 @@ type Continuation = (Option<String>, String, bool);
 /// `Message.get_param(name)` on a Content-Type value: `_get_params_preserve`
 /// and `utils.decode_params`, in one pass. The content type itself comes
 /// first, then plain parameters in order, then RFC 2231 ones (grouped by
-/// name, in first-seen order); the first whose name matches wins. Only the
-/// continuations of the wanted name are kept.
+/// name, in first-seen order); the first whose name matches wins. So the
+/// first plain parameter of that name is the answer wherever it stands,
+/// and the RFC 2231 ones (rare) are only gathered, by
+/// [`get_extended_param`], when there is none.
 /// `name` is lower-case ASCII (`charset`, `boundary`).
 pub(crate) fn get_param<'a>(header: &'a str, name: &str) -> Option<ParamValue<'a>> {
     debug_assert!(!name.bytes().any(|b| !b.is_ascii_lowercase()));
-    let matches = |k: &str| {
-        if k.is_ascii() {
-            k.eq_ignore_ascii_case(name)
-        } else {
-            // U+212A KELVIN SIGN lower-cases to 'k', U+0130 to "i̇"
-            k.to_lowercase() == name
-        }
-    };
     let mut pieces = param_pieces(header);
     let (first_name, first_value) = pieces.next()?;
-    if matches(&first_name) {
+    if name_is(first_name, name) {
         return Some(ParamValue::Plain(unquote(first_value)));
     }
-    // base name (as written) -> continuations
-    let mut conts: Vec<(String, Vec<Continuation>)> = Vec::new();
+    let mut extended = false;
     for (pname, value) in pieces {
+        // (a name with `*` is never `name`: continuation or nothing)
+        if pname.contains('*') {
+            let lower = lower_name(pname);
+            extended |= rfc2231_continuation(&lower).is_some_and(|(base, _)| name_is(base, name));
+        } else if name_is(pname, name) {
+            // re-quoted by decode_params, unquoted again by get_param:
+            // the same text unless it has a quote or a backslash
+            let value = unquote(value);
+            if !value.contains(['"', '\\']) {
+                return Some(ParamValue::Plain(value));
+            }
+            return Some(ParamValue::Plain(Cow::Owned(requoted(&value))));
+        }
+    }
+    if extended {
+        get_extended_param(header, name)
+    } else {
+        None
+    }
+}
+
+/// A plain value with a quote or a backslash, quoted by `decode_params`
+/// and unquoted again by `get_param`.
+#[cold]
+fn requoted(value: &str) -> String {
+    unquote(&format!("\"{}\"", quote(value))).into_owned()
+}
+
+/// The RFC 2231 parameter `name` of a header that has no plain one: its
+/// continuations (grouped by lower-cased base name, the first group that
+/// matches wins), sorted as Python sorts them, `%`-decoded and joined.
+#[cold]
+#[inline(never)]
+fn get_extended_param<'a>(header: &'a str, name: &str) -> Option<ParamValue<'a>> {
+    // base name (lower-cased) -> continuations
+    let mut conts: Vec<(String, Vec<Continuation>)> = Vec::new();
+    for (pname, value) in param_pieces(header).skip(1) {
         let encoded = pname.ends_with('*');
-        match rfc2231_continuation(&pname) {
-            Some((base, num)) => {
-                if !matches(base) {
-                    continue;
-                }
-                let entry = (num.map(str::to_owned), unquote(value).into_owned(), encoded);
-                match conts.iter_mut().find(|(n, _)| n == base) {
-                    Some((_, v)) => v.push(entry),
-                    None => conts.push((base.to_owned(), vec![entry])),
-                }
-            }
-            None if matches(&pname) => {
-                // re-quoted by decode_params, unquoted again by get_param:
-                // the same text unless it has a quote or a backslash
-                let value = unquote(value);
-                if !value.contains(['"', '\\']) {
-                    return Some(ParamValue::Plain(value));
-                }
-                let requoted = format!("\"{}\"", quote(&value));
-                return Some(ParamValue::Plain(Cow::Owned(
-                    unquote(&requoted).into_owned(),
-                )));
-            }
-            None => {}
+        let pname = lower_name(pname);
+        let Some((base, num)) = rfc2231_continuation(&pname) else {
+            continue;
+        };
+        if !name_is(base, name) {
+            continue;
+        }
+        let entry = (num.map(str::to_owned), unquote(value).into_owned(), encoded);
+        match conts.iter_mut().find(|(n, _)| n == base) {
+            Some((_, v)) => v.push(entry),
+            None => conts.push((base.to_owned(), vec![entry])),
         }
     }
     let (_, mut continuations) = conts.into_iter().next()?;
