@@ -27,6 +27,23 @@ struct Line {
 }
 
 impl Line {
+    /// The line that starts at `start` (before the end of `raw`): it ends
+    /// after the first CR LF, CR or LF, or at the end of `raw`.
+    #[inline(always)]
+    fn at(raw: &[u8], start: usize) -> Line {
+        let rest = &raw[start..];
+        let (content, end) = match crate::block::find_line_break(rest) {
+            None => (rest.len(), rest.len()),
+            Some(i) if rest[i] == b'\r' && rest.get(i + 1) == Some(&b'\n') => (i, i + 2),
+            Some(i) => (i, i + 1),
+        };
+        Line {
+            start,
+            content_end: start + content,
+            end: start + end,
+        }
+    }
+
     fn is_blank(&self) -> bool {
         self.start == self.content_end && self.end > self.start
     }
@@ -247,19 +264,9 @@ impl Parser<'_> {
         if self.pos >= self.raw.len() {
             return None;
         }
-        let start = self.pos;
-        let rest = &self.raw[start..];
-        let (content, end) = match crate::block::find_line_break(rest) {
-            None => (rest.len(), rest.len()),
-            Some(i) if rest[i] == b'\r' && rest.get(i + 1) == Some(&b'\n') => (i, i + 2),
-            Some(i) => (i, i + 1),
-        };
-        self.pos = start + end;
-        Some(Item::Line(Line {
-            start,
-            content_end: start + content,
-            end: start + end,
-        }))
+        let line = Line::at(self.raw, self.pos);
+        self.pos = line.end;
+        Some(Item::Line(line))
     }
 
     /// `true` if any matcher of the EOF stack matches `line`: the line is
@@ -401,18 +408,7 @@ impl Parser<'_> {
         while let Some(off) = finder.find(&raw[at..]) {
             let p = at + off;
             if p == from || raw[p - 1] == b'\n' || raw[p - 1] == b'\r' {
-                let (content, end) = match crate::block::find_line_break(&raw[p..]) {
-                    None => (raw.len(), raw.len()),
-                    Some(i) if raw[p + i] == b'\r' && raw.get(p + i + 1) == Some(&b'\n') => {
-                        (p + i, p + i + 2)
-                    }
-                    Some(i) => (p + i, p + i + 1),
-                };
-                let line = Line {
-                    start: p,
-                    content_end: content,
-                    end,
-                };
+                let line = Line::at(raw, p);
                 // A CR LF pair ends one line: "\r\n--" starts a line after
                 // the LF only, which the p-1 check above already covers.
                 if self.at_false_eof(line) {

@@ -1,8 +1,8 @@
-//! UTF-8 validation on the hot paths (undecoded attachments, ASCII runs,
-//! UTF-8 text parts): `simdutf8`'s check, which picks AVX2 or SSE4.2 at
-//! run time and falls back to the standard library's check for inputs
-//! shorter than 64 bytes. Same answer as `std::str::from_utf8`, several
-//! times faster on long text.
+//! Bytes as text on the hot paths. UTF-8 text parts: `simdutf8`'s check,
+//! which picks AVX2 or SSE4.2 at run time and falls back to the standard
+//! library's check for inputs shorter than 64 bytes (same answer as
+//! `std::str::from_utf8`, several times faster on long text). Undecoded
+//! attachments, header values and ASCII runs: the ASCII check alone.
 
 /// `bytes` as a string, if it is valid UTF-8.
 #[inline]
