@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use pyzor_core::Digest;
 
-use super::{Bulk, Record, RecordMap, Store, StoreError, StoreOp, apply_to};
+use super::{Bulk, Record, RecordMap, Store, StoreError, StoreOp, Update, apply_to};
 
 const SHARDS: usize = 64;
 
@@ -134,6 +134,18 @@ impl RecordMap for &MemoryStore {
         self.shard(d).lock().map_err(poisoned)?.insert(*d, r);
         Ok(())
     }
+
+    /// Under the shard's lock: workers updating one digest at once each
+    /// count.
+    fn update(&mut self, d: &Digest, kind: Update, now: i64) -> Result<(), StoreError> {
+        self.shard(d)
+            .lock()
+            .map_err(poisoned)?
+            .entry(*d)
+            .or_default()
+            .apply(kind, now);
+        Ok(())
+    }
 }
 
 impl Store for MemoryStore {
@@ -158,5 +170,34 @@ impl Store for MemoryStore {
 
     fn describe(&self) -> String {
         "memory".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Update;
+
+    #[test]
+    fn concurrent_updates_of_one_digest_all_count() {
+        let store = std::sync::Arc::new(MemoryStore::new());
+        let d = Digest([9; 20]);
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let store = std::sync::Arc::clone(&store);
+                std::thread::spawn(move || {
+                    for _ in 0..5_000 {
+                        store
+                            .apply(&[StoreOp::Update(Update::Report, vec![d])], 1)
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let got = store.apply(&[StoreOp::Get(d)], 2).unwrap();
+        assert_eq!(got[0].r_count, 20_000);
     }
 }

@@ -227,6 +227,15 @@ pub(crate) trait RecordMap {
     fn get(&mut self, d: &Digest) -> Result<Option<Record>, StoreError>;
     /// Stores a record.
     fn put(&mut self, d: &Digest, r: Record) -> Result<(), StoreError>;
+    /// Applies one update to a digest's record. The default reads, changes
+    /// and writes back, which is right for a map one writer holds (a
+    /// transaction); a map shared by workers does it under one lock, or
+    /// concurrent updates of one digest would be lost.
+    fn update(&mut self, d: &Digest, kind: Update, now: i64) -> Result<(), StoreError> {
+        let mut r = self.get(d)?.unwrap_or_default();
+        r.apply(kind, now);
+        self.put(d, r)
+    }
 }
 
 /// Applies a batch to a [`RecordMap`], in order; returns the records read.
@@ -241,9 +250,7 @@ pub(crate) fn apply_to(
             StoreOp::Get(d) => reads.push(map.get(d)?.unwrap_or_default()),
             StoreOp::Update(kind, digests) => {
                 for d in digests {
-                    let mut r = map.get(d)?.unwrap_or_default();
-                    r.apply(*kind, now);
-                    map.put(d, r)?;
+                    map.update(d, *kind, now)?;
                 }
             }
         }
