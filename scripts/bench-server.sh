@@ -20,5 +20,5 @@
 # the reference and redis targets; without them those rows are skipped.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-cargo build -q --release -p pyzord -p pyzor-benches --bin pyzord --bin pyzor-load
+cargo build -q --release -p pyzor-rs -p pyzor-benches --bin pyzord --bin pyzor-load
 exec python3 scripts/lib/bench_server.py "$@"

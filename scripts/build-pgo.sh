@@ -41,11 +41,11 @@ rm -rf "$raw"
 mkdir -p "$raw"
 echo "== instrumented build (target/pgo-gen)"
 RUSTFLAGS="-Cprofile-generate=$raw" cargo build -q --release --target-dir target/pgo-gen \
-  -p pyzor-benches -p pyzor-client --bin digest-throughput --bin pyzor
+  -p pyzor-benches -p pyzor-rs --bin digest-throughput --bin pyzor
 echo "== training: ${#files[@]} messages, 20 passes"
 target/pgo-gen/release/digest-throughput --passes 20 "${files[@]}" >/dev/null
 "$profdata" merge -o target/pgo-gen/merged.profdata "$raw"
 echo "== optimised build (target/pgo)"
 RUSTFLAGS="-Cprofile-use=$PWD/target/pgo-gen/merged.profdata" cargo build -q --release --target-dir target/pgo \
-  -p pyzor-benches -p pyzor-client --bin digest-throughput --bin pyzor
+  -p pyzor-benches -p pyzor-rs --bin digest-throughput --bin pyzor
 echo "built target/pgo/release/pyzor and target/pgo/release/digest-throughput"

@@ -18,7 +18,7 @@ if [ "${1:-}" = "-j" ]; then jobs=$2; shift 2; fi
 [ $# -ge 1 ] || { sed -n '2,12p' "$0"; exit 2; }
 venv="${PYZOR_PEERS_VENV:-$HOME/.cache/pyzor-rs/peers-venv}"
 [ -x "$venv/bin/pyzor" ] || { echo "reference pyzor not found in $venv; run scripts/install-peers.sh" >&2; exit 2; }
-cargo build -q --release -p pyzor-client --bin pyzor
+cargo build -q --release -p pyzor-rs --bin pyzor
 ours="$root/target/release/pyzor"
 theirs="$venv/bin/pyzor"
 

@@ -70,24 +70,24 @@ def main():
         f.write("//! Charset labels of CPython's codec registry (`encodings.aliases` and\n"
                 "//! the codec modules), normalised as `encodings.normalize_encoding` does.\n\n")
         f.write("/// Every codec the registry knows, by CPython's canonical name.\n")
-        f.write("pub static CODEC_NAMES: [&str; %d] = [\n" % len(names))
+        f.write("pub(crate) static CODEC_NAMES: [&str; %d] = [\n" % len(names))
         for n in names:
             f.write('    "%s",\n' % n)
         f.write("];\n\n")
         f.write("/// `true` where the codec is a text encoding (`bytes.decode` accepts it).\n")
-        f.write("pub static CODEC_IS_TEXT: [bool; %d] = [\n" % len(names))
+        f.write("pub(crate) static CODEC_IS_TEXT: [bool; %d] = [\n" % len(names))
         for n in names:
             f.write("    %s,\n" % ("false" if kinds[n] == "NotText" else "true"))
         f.write("];\n\n")
         f.write("/// Alias table (`encodings.aliases.aliases`): label → index in `CODEC_NAMES`, sorted.\n")
         items = sorted(aliases.items())
-        f.write("pub static ALIASES: [(&str, u16); %d] = [\n" % len(items))
+        f.write("pub(crate) static ALIASES: [(&str, u16); %d] = [\n" % len(items))
         for a, t in items:
             f.write('    ("%s", %d),\n' % (a, names.index(t)))
         f.write("];\n\n")
         f.write("/// Codec modules: module name → index in `CODEC_NAMES`, sorted.\n")
         items = sorted(module_codecs.items())
-        f.write("pub static MODULES: [(&str, u16); %d] = [\n" % len(items))
+        f.write("pub(crate) static MODULES: [(&str, u16); %d] = [\n" % len(items))
         for a, t in items:
             f.write('    ("%s", %d),\n' % (a, names.index(t)))
         f.write("];\n")
@@ -98,7 +98,7 @@ def main():
         f.write("//! Decoding tables of CPython's single-byte codecs: byte → code point,\n"
                 "//! `0xFFFE` where the byte is undefined (dropped with `ignore`).\n\n")
         f.write("/// (canonical codec name, table), sorted by name.\n")
-        f.write("pub static TABLES: [(&str, [u16; 256]); %d] = [\n" % len(sb))
+        f.write("pub(crate) static TABLES: [(&str, [u16; 256]); %d] = [\n" % len(sb))
         for n in sb:
             table = []
             for b in range(256):
@@ -120,19 +120,19 @@ def main():
         f.write("//! The HTML5 named character references of `html.entities.html5`\n"
                 "//! (names with and without the trailing `;`), sorted by name.\n\n")
         f.write("/// (name, replacement), sorted by name.\n")
-        f.write("pub static ENTITIES: [(&str, &str); %d] = [\n" % len(ents))
+        f.write("pub(crate) static ENTITIES: [(&str, &str); %d] = [\n" % len(ents))
         for k, v in ents:
             f.write("    (\"%s\", \"%s\"),\n" % (k, "".join("\\u{%x}" % ord(c) for c in v)))
         f.write("];\n\n")
         inv = sorted(html._invalid_charrefs.items())
         f.write("/// `html._invalid_charrefs`: numeric references replaced by a fixed text.\n")
-        f.write("pub static INVALID_CHARREFS: [(u32, char); %d] = [\n" % len(inv))
+        f.write("pub(crate) static INVALID_CHARREFS: [(u32, char); %d] = [\n" % len(inv))
         for k, v in inv:
             f.write("    (0x%x, '\\u{%x}'),\n" % (k, ord(v)))
         f.write("];\n\n")
         cps = sorted(html._invalid_codepoints)
         f.write("/// `html._invalid_codepoints`: numeric references that are dropped.\n")
-        f.write("pub static INVALID_CODEPOINTS: [u32; %d] = [\n" % len(cps))
+        f.write("pub(crate) static INVALID_CODEPOINTS: [u32; %d] = [\n" % len(cps))
         for i in range(0, len(cps), 8):
             f.write("    " + ", ".join("0x%x" % v for v in cps[i:i + 8]) + ",\n")
         f.write("];\n")

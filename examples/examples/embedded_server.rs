@@ -9,8 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use pyzor_core::ServerAddr;
-use pyzor_examples::{PyzorFilter, Verdict};
+use pyzor_client::{Filter, ServerAddr, Verdict};
 use pyzord::handler::NoHooks;
 use pyzord::server::{Options, Server};
 use pyzord::stats::Stats;
@@ -38,7 +37,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let running = std::thread::spawn(move || server.run());
     println!("pyzord listening on {addr}");
 
-    let filter = PyzorFilter::new(vec![ServerAddr::new(addr.ip().to_string(), addr.port())])
+    let filter = Filter::new(vec![ServerAddr::new(addr.ip().to_string(), addr.port())])
         .with_timeout(Duration::from_secs(2));
     let before = filter.check(SPAM);
     println!("digest {}: {:?}", before.digest, before.verdict);

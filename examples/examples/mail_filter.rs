@@ -7,15 +7,13 @@
 //!     --server 127.0.0.1:24441 message.eml ...
 //! ```
 //!
-//! Without `--server`, the servers of `~/.pyzor/servers` are asked (the
-//! public server when there is no such file).
+//! Without `--server`, the servers and accounts of the `~/.pyzor` homedir
+//! are used (the public server when it names none).
 
 use std::io::Read;
 use std::path::Path;
 
-use pyzor_core::ServerAddr;
-use pyzor_core::files::servers::parse_servers;
-use pyzor_examples::{PyzorFilter, Verdict};
+use pyzor_client::{Config, Filter, ServerAddr, Verdict};
 
 fn main() -> std::process::ExitCode {
     let mut servers = Vec::new();
@@ -38,10 +36,17 @@ fn main() -> std::process::ExitCode {
             files.push(a);
         }
     }
-    if servers.is_empty() {
-        servers = home_servers();
-    }
-    let filter = PyzorFilter::new(servers);
+    let filter = if servers.is_empty() {
+        match home_config() {
+            Ok(config) => Filter::from_config(&config),
+            Err(e) => {
+                eprintln!("mail_filter: {e}");
+                return std::process::ExitCode::from(2);
+            }
+        }
+    } else {
+        Filter::new(servers)
+    };
     let mut messages = Vec::new();
     if files.is_empty() {
         let mut raw = Vec::new();
@@ -77,24 +82,13 @@ fn main() -> std::process::ExitCode {
     std::process::ExitCode::SUCCESS
 }
 
-/// The servers of `~/.pyzor/servers`, or the public server.
-fn home_servers() -> Vec<ServerAddr> {
-    let Some(home) = std::env::var_os("HOME") else {
-        return vec![ServerAddr::public()];
-    };
-    let path = Path::new(&home).join(".pyzor").join("servers");
-    match std::fs::read_to_string(&path) {
-        Ok(text) => {
-            let parsed = parse_servers(&path, &text);
-            for w in &parsed.skipped {
-                eprintln!("mail_filter: {w}");
-            }
-            if parsed.value.is_empty() {
-                vec![ServerAddr::public()]
-            } else {
-                parsed.value
-            }
-        }
-        Err(_) => vec![ServerAddr::public()],
+/// The `~/.pyzor` homedir's configuration (its defaults where it is
+/// missing).
+fn home_config() -> Result<Config, pyzor_client::ConfigError> {
+    let home = std::env::var_os("HOME").unwrap_or_default();
+    let config = Config::from_homedir(Path::new(&home).join(".pyzor"))?;
+    for notice in &config.notices {
+        eprintln!("mail_filter: {}", notice.message);
     }
+    Ok(config)
 }

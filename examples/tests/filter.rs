@@ -2,75 +2,20 @@
 //! memory store): verdicts follow reports and whitelists, a dead server
 //! gives "unknown", and several servers are asked at once.
 
-use std::net::{SocketAddr, UdpSocket};
-use std::sync::Arc;
+use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
-use pyzor_core::ServerAddr;
-use pyzor_examples::{PyzorFilter, Verdict};
-use pyzord::handler::NoHooks;
-use pyzord::server::{Options, Server, ServerHandle};
-use pyzord::stats::Stats;
-use pyzord::store::memory::MemoryStore;
-
-struct Running {
-    addr: SocketAddr,
-    _home: tempfile::TempDir,
-    handle: ServerHandle,
-    thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.handle.shutdown();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-/// A pyzord whose access file lets anonymous users whitelist too (the
-/// default rules do not).
-fn start() -> Running {
-    let home = tempfile::tempdir().unwrap();
-    let access = home.path().join("pyzord.access");
-    std::fs::write(&access, "all : anonymous : allow\n").unwrap();
-    let server = Server::bind(
-        Options {
-            address: "127.0.0.1:0".parse().unwrap(),
-            workers: 2,
-            passwd: None,
-            access: Some(access),
-            cleanup_age: 0,
-        },
-        Arc::new(MemoryStore::new()),
-        Arc::new(NoHooks),
-        Arc::new(Stats::new()),
-    )
-    .unwrap();
-    let addr = server.local_addr().unwrap();
-    let handle = server.handle();
-    let thread = Some(std::thread::spawn(move || server.run()));
-    Running {
-        addr,
-        _home: home,
-        handle,
-        thread,
-    }
-}
-
-fn server_addr(a: SocketAddr) -> ServerAddr {
-    ServerAddr::new(a.ip().to_string(), a.port())
-}
+use pyzor_client::{Filter, Verdict};
+use pyzor_examples::{LocalServer, server_addr};
 
 const SPAM: &[u8] = b"Subject: cheap meds\n\nBuy cheap meds online now, no prescription needed, discreet shipping.\n";
 const HAM: &[u8] = b"Subject: minutes\n\nThe minutes of yesterday's meeting are attached; comments welcome by Friday.\n";
 
 #[test]
 fn verdicts_follow_reports_and_whitelists() {
-    let a = start();
-    let b = start();
-    let filter = PyzorFilter::new(vec![server_addr(a.addr), server_addr(b.addr)])
+    let a = LocalServer::start();
+    let b = LocalServer::start();
+    let filter = Filter::new(vec![server_addr(a.addr), server_addr(b.addr)])
         .with_timeout(Duration::from_secs(2));
     assert_eq!(filter.check(SPAM).verdict, Verdict::Clean);
     for _ in 0..4 {
@@ -101,7 +46,7 @@ fn verdicts_follow_reports_and_whitelists() {
 fn a_dead_server_means_no_opinion_not_a_failure() {
     // a bound socket that never answers
     let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let filter = PyzorFilter::new(vec![server_addr(silent.local_addr().unwrap())])
+    let filter = Filter::new(vec![server_addr(silent.local_addr().unwrap())])
         .with_timeout(Duration::from_millis(300));
     let t = Instant::now();
     let outcome = filter.check(SPAM);
@@ -111,8 +56,8 @@ fn a_dead_server_means_no_opinion_not_a_failure() {
 
     // with one live server besides, its answer decides, and both servers
     // were asked at once (the wait is one timeout, not one per server)
-    let live = start();
-    let filter = PyzorFilter::new(vec![
+    let live = LocalServer::start();
+    let filter = Filter::new(vec![
         server_addr(silent.local_addr().unwrap()),
         server_addr(live.addr),
     ])

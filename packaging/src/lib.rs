@@ -13,12 +13,12 @@ use clap_complete::Shell;
 /// The command definitions: `pyzor` and `pyzord`.
 pub fn commands() -> Vec<clap::Command> {
     vec![
-        pyzor_client::cli::Args::command()
+        pyzor_rs::pyzor::Args::command()
             .version(env!("CARGO_PKG_VERSION"))
             .about(
                 "Pyzor client: check, report and whitelist messages (a drop-in for pyzor 1.1.2)",
             ),
-        pyzord::cli::Args::command()
+        pyzor_rs::pyzord::Args::command()
             .version(env!("CARGO_PKG_VERSION"))
             .about("Pyzor server (a drop-in for pyzord 1.1.2)"),
     ]

@@ -1,39 +1,57 @@
 //! # pyzor-client
 //!
-//! The Pyzor client that mail filters embed, and the `pyzor` command line
-//! built on it (a drop-in for pyzor 1.1.2's).
+//! The Pyzor client a mail filter embeds: ask Pyzor servers how often a
+//! message's digest was reported as spam, and report spam and ham.
 //!
-//! * [`Client`] — check, report, whitelist, info, ping and pong over UDP
-//!   with a timeout, signed with the account for each server; [`Client::batch`]
-//!   sends many requests to many servers over one socket, pipelined, and
-//!   [`Client::check_all`] asks several servers at once.
-//! * [`cli`] — the `pyzor` command (also usable in-process).
+//! * [`Client`]: blocking: check, report, whitelist, info, ping and pong
+//!   over UDP with a timeout, signed with the account for each server;
+//!   [`Client::batch`] sends many requests to many servers over one
+//!   socket, pipelined, and [`Client::check_all`] asks several servers at
+//!   once.
+//! * `AsyncClient` (feature `tokio`): the same on tokio; one socket shared
+//!   by every task, requests multiplexed by `Thread`, cancellation-safe.
+//! * [`Filter`] (and `AsyncFilter`): digest a message, ask every server,
+//!   and decide with SpamAssassin's Pyzor rules, in one call.
+//! * [`Config`]: a client homedir (`config`, `servers`, `accounts`) with
+//!   the `pyzor` command's defaults.
+//! * [`proto`]: the sans-io core under both clients.
+//!
+//! Every method takes the server (or servers) first, then what to send.
+//! The types a caller names are re-exported here, so `pyzor-client` and
+//! `pyzor-digest` are all a filter depends on:
 //!
 //! ```no_run
-//! use pyzor_client::Client;
-//! use pyzor_core::ServerAddr;
+//! use pyzor_client::{Client, ServerAddr};
 //!
-//! let raw = std::fs::read("message.eml")?;
-//! let digest = pyzor_digest::digest(&raw);
-//! let client = Client::new();
-//! let servers = [ServerAddr::new("127.0.0.1", 24441), ServerAddr::new("::1", 24441)];
-//! for (server, result) in servers.iter().zip(client.check_all(digest, &servers)) {
-//!     match result {
-//!         Ok(counts) => println!("{server}: {} reports, {} whitelists", counts.count, counts.wl_count),
-//!         Err(e) => println!("{server}: {e}"),
-//!     }
-//! }
+//! let message = std::fs::read("message.eml")?;
+//! let digest = pyzor_digest::digest(&message);
+//! let counts = Client::new().check(&ServerAddr::new("127.0.0.1", 24441), digest)?;
+//! println!("{digest}: reported {} times, whitelisted {}", counts.count, counts.wl_count);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 #![deny(unsafe_code)]
-#![warn(missing_docs)]
+#![warn(missing_docs, unreachable_pub)]
 
-pub mod cli;
-mod client;
+#[cfg(feature = "tokio")]
+mod async_client;
+mod blocking;
+mod config;
 mod error;
-pub mod logging;
-pub mod sd_notify;
+mod filter;
+mod net;
+mod ops;
+pub mod proto;
 
-pub use client::{Client, DEFAULT_TIMEOUT, Info, Job};
+#[cfg(feature = "tokio")]
+pub use async_client::{ASYNC_WINDOW, AsyncClient};
+pub use blocking::Client;
+pub use config::{Config, ConfigError, Notice, Severity, read_ini};
 pub use error::ClientError;
+#[cfg(feature = "tokio")]
+pub use filter::AsyncFilter;
+pub use filter::{FILTER_TIMEOUT, Filter, Outcome, Thresholds, Verdict, verdict};
+pub use ops::{DEFAULT_TIMEOUT, Info, Job};
+pub use pyzor_core::files::accounts::Accounts;
+pub use pyzor_core::files::settings::ClientSettings;
+pub use pyzor_core::{Account, Code, Counts, Digest, InfoTimes, Op, Response, ServerAddr};

@@ -80,7 +80,7 @@ fn stray_datagrams_are_ignored() {
         r.sock.send_to(&good, r.client).unwrap();
     })
     .unwrap();
-    let got = client().check(DIGEST, &ServerAddr::new("127.0.0.1", port));
+    let got = client().check(&ServerAddr::new("127.0.0.1", port), DIGEST);
     server.join().unwrap();
     assert_eq!(
         got.unwrap(),
@@ -99,7 +99,7 @@ fn a_server_error_is_its_code_and_diag() {
             .unwrap();
     })
     .unwrap();
-    let got = client().check(DIGEST, &ServerAddr::new("127.0.0.1", port));
+    let got = client().check(&ServerAddr::new("127.0.0.1", port), DIGEST);
     server.join().unwrap();
     match got {
         Err(e @ ClientError::Server { .. }) => {
@@ -117,7 +117,7 @@ fn a_malformed_reply_and_a_missing_count_are_errors() {
         r.sock.send_to(no_code.as_bytes(), r.client).unwrap();
     })
     .unwrap();
-    let got = client().check(DIGEST, &ServerAddr::new("127.0.0.1", port));
+    let got = client().check(&ServerAddr::new("127.0.0.1", port), DIGEST);
     server.join().unwrap();
     assert!(
         matches!(got, Err(ClientError::MalformedReply(_))),
@@ -130,7 +130,7 @@ fn a_malformed_reply_and_a_missing_count_are_errors() {
             .unwrap();
     })
     .unwrap();
-    let got = client().check(DIGEST, &ServerAddr::new("127.0.0.1", port));
+    let got = client().check(&ServerAddr::new("127.0.0.1", port), DIGEST);
     server.join().unwrap();
     assert!(
         matches!(got, Err(ClientError::MissingHeader { .. })),
@@ -183,7 +183,7 @@ fn a_retry_resends_the_same_request() {
 
 #[test]
 fn an_unknown_host_is_a_resolve_error() {
-    let got = client().check(DIGEST, &ServerAddr::new("no-such-host.invalid", 24441));
+    let got = client().check(&ServerAddr::new("no-such-host.invalid", 24441), DIGEST);
     assert!(matches!(got, Err(ClientError::Resolve { .. })), "{got:?}");
 }
 
@@ -201,7 +201,7 @@ fn ipv6_loopback() {
         eprintln!("skipped: this machine has no IPv6 loopback (::1)");
         return;
     };
-    let got = client().check(DIGEST, &ServerAddr::new("::1", port));
+    let got = client().check(&ServerAddr::new("::1", port), DIGEST);
     server.join().unwrap();
     assert_eq!(got.unwrap().count, 1);
 }
@@ -229,7 +229,7 @@ fn a_batch_asks_several_servers_at_once() {
         .iter()
         .map(|(port, _)| ServerAddr::new("127.0.0.1", *port))
         .collect();
-    let got = client().check_all(DIGEST, &addrs);
+    let got = client().check_all(&addrs, DIGEST);
     for (_, s) in servers {
         s.join().unwrap();
     }

@@ -25,9 +25,9 @@ fn one_client_shared_by_threads() {
             thread::spawn(move || {
                 let d = Digest([t + 1; 20]);
                 for _ in 0..=t {
-                    client.report(&[d], &addr).expect("report");
+                    client.report(&addr, &[d]).expect("report");
                 }
-                client.check(d, &addr).expect("check").count
+                client.check(&addr, d).expect("check").count
             })
         })
         .collect();
@@ -51,8 +51,8 @@ fn a_client_made_before_fork_works_in_the_child() {
     let pid = unsafe { libc::fork() };
     assert!(pid >= 0, "fork failed");
     if pid == 0 {
-        let ok = client.report(&[d], &addr).is_ok()
-            && client.check(d, &addr).map(|c| c.count).ok() == Some(1);
+        let ok = client.report(&addr, &[d]).is_ok()
+            && client.check(&addr, d).map(|c| c.count).ok() == Some(1);
         // SAFETY: ends the child at once.
         unsafe { libc::_exit(if ok { 0 } else { 1 }) };
     }
@@ -65,5 +65,5 @@ fn a_client_made_before_fork_works_in_the_child() {
         "the child's report or check failed (status {status:#x})"
     );
     // the parent's client still works and sees the child's report
-    assert_eq!(client.check(d, &addr).expect("check").count, 1);
+    assert_eq!(client.check(&addr, d).expect("check").count, 1);
 }

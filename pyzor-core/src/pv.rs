@@ -7,7 +7,7 @@ use crate::pycompat::py_float;
 pub const PROTOCOL_VERSION: &str = "2.1";
 
 /// The major version a request must carry to be served.
-pub const PROTOCOL_MAJOR: f64 = 2.0;
+pub(crate) const PROTOCOL_MAJOR: f64 = 2.0;
 
 /// Checks a request's `PV` header the way pyzord 1.1.2 does: absent → 400,
 /// not a Python float (or `nan`) → 400, infinite → 500 (the reference's

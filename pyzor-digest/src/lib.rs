@@ -26,7 +26,7 @@
 // `utf8::ascii_str`, bytes just found to be ASCII taken as a `str`
 // without a second (UTF-8) check. Everything else is safe code.
 #![deny(unsafe_code)]
-#![warn(missing_docs)]
+#![warn(missing_docs, unreachable_pub)]
 
 mod block;
 mod charset;
@@ -45,9 +45,11 @@ use pyzor_core::Digest;
 use sha1::{Digest as _, Sha1};
 
 /// The digest spec the reference uses: (percent offset, line count) pairs.
+#[doc(hidden)]
 pub const DIGEST_SPEC: [(usize, usize); 2] = [(20, 3), (60, 3)];
 
 /// Messages with at most this many kept lines are hashed whole.
+#[doc(hidden)]
 pub const ATOMIC_NUM_LINES: usize = 4;
 
 /// The digest of a raw message.
@@ -184,7 +186,8 @@ fn trim<T>(v: &mut Vec<T>, limit: usize) {
 
 /// Every kept normalised line before the 20 %/60 % selection, in message
 /// order (what the reference collects before `handle_pieced`), for
-/// debugging.
+/// debugging, the tests and the fuzz target (not part of the API).
+#[doc(hidden)]
 pub fn normalized_lines(raw: &[u8]) -> Vec<String> {
     kept_lines(raw).to_vec()
 }
@@ -212,7 +215,9 @@ fn selected_indices(n: usize) -> impl Iterator<Item = usize> {
     all.chain(pieced)
 }
 
-/// The SHA-1 of the concatenated lines.
+/// The SHA-1 of the concatenated lines (for the tests and the fuzz
+/// target; not part of the API).
+#[doc(hidden)]
 pub fn digest_lines<S: AsRef<str>>(lines: &[S]) -> Digest {
     let mut h = Sha1::new();
     for l in lines {
@@ -223,7 +228,9 @@ pub fn digest_lines<S: AsRef<str>>(lines: &[S]) -> Digest {
 }
 
 /// The reference's line selection: everything when there are at most 4
-/// lines, otherwise 3 lines at 20 % and 3 at 60 % (indices may repeat).
+/// lines, otherwise 3 lines at 20 % and 3 at 60 % (indices may repeat);
+/// for the tests and the fuzz target, not part of the API.
+#[doc(hidden)]
 pub fn select<S: Clone>(lines: Vec<S>) -> Vec<S> {
     selected_indices(lines.len())
         .map(|i| lines[i].clone())

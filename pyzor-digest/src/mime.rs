@@ -92,7 +92,7 @@ pub(crate) struct Node<'a> {
 
 impl<'a> Node<'a> {
     /// (maintype, subtype) as `get_content_type()` gives them.
-    pub fn content_type(&self) -> (&str, &str) {
+    pub(crate) fn content_type(&self) -> (&str, &str) {
         match &self.ctype {
             Some((t, slash)) => (&t[..*slash], &t[slash + 1..]),
             None => ("text", "plain"),
@@ -113,12 +113,12 @@ impl<'a> Node<'a> {
     }
 
     /// `true` when the payload is a list of parts.
-    pub fn is_multipart(&self) -> bool {
+    pub(crate) fn is_multipart(&self) -> bool {
         self.parts > 0
     }
 
     /// The payload bytes (borrowed when contiguous, which is almost always).
-    pub fn payload<'r>(&self, raw: &'r [u8]) -> Cow<'r, [u8]> {
+    pub(crate) fn payload<'r>(&self, raw: &'r [u8]) -> Cow<'r, [u8]> {
         match (self.payload.first, self.payload.more.as_slice()) {
             (None, _) => Cow::Borrowed(&[]),
             (Some((s, e)), []) => Cow::Borrowed(&raw[s..e]),

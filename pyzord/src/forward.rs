@@ -18,11 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use pyzor_client::cli::{load_accounts, load_servers};
-use pyzor_client::{Client, Job};
-use pyzor_core::files::accounts::Accounts;
-use pyzor_core::files::ini::Ini;
-use pyzor_core::files::settings::ClientSettings;
+use pyzor_client::{Accounts, Client, Config, Job, Severity};
 use pyzor_core::{Digest, Op, ServerAddr};
 
 use crate::handler::Hooks;
@@ -50,7 +46,8 @@ pub struct ForwardConfig {
 }
 
 impl ForwardConfig {
-    /// Reads `homedir/config` (`[client]`), its servers and accounts files.
+    /// Reads `homedir/config` (`[client]`), its servers and accounts
+    /// files, as `pyzor` reads them; what was skipped is logged.
     pub fn load(homedir: &Path) -> Result<ForwardConfig, String> {
         if !homedir.is_dir() {
             return Err(format!(
@@ -58,27 +55,17 @@ impl ForwardConfig {
                 homedir.display()
             ));
         }
-        let config_path = homedir.join("config");
-        let ini = match std::fs::read(&config_path) {
-            Ok(b) => Some(
-                Ini::parse(&config_path, &String::from_utf8_lossy(&b)).map_err(|errs| {
-                    errs.iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                })?,
-            ),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(format!("{}: {e}", config_path.display())),
-        };
-        let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
-        let settings =
-            ClientSettings::resolve(homedir, home.as_deref(), &config_path, ini.as_ref(), &[])
-                .map_err(|e| e.to_string())?;
+        let config = Config::from_homedir(homedir).map_err(|e| e.to_string())?;
+        for notice in &config.notices {
+            match notice.severity {
+                Severity::Info => tracing::info!("{}", notice.message),
+                Severity::Warning => tracing::warn!("{}", notice.message),
+            }
+        }
         Ok(ForwardConfig {
-            servers: load_servers(settings.servers_file.as_deref()),
-            accounts: load_accounts(settings.accounts_file.as_deref()),
-            timeout: Duration::from_secs(settings.timeout.clamp(1, 3600) as u64),
+            timeout: Duration::from_secs(config.settings.timeout.clamp(1, 3600) as u64),
+            servers: config.servers,
+            accounts: config.accounts,
         })
     }
 }

@@ -1,22 +1,62 @@
 //! # pyzord
 //!
-//! The Pyzor server: a drop-in for pyzord 1.1.2 (same wire protocol, codes
-//! and Diag texts, command line, config keys, passwd and access files,
-//! Redis layout), built for throughput and durability.
+//! The Pyzor server as a library: a drop-in for pyzord 1.1.2 (same wire
+//! protocol, codes and Diag texts, config keys, passwd and access files,
+//! Redis layout), built for throughput and durability. The `pyzord`
+//! command (package `pyzor-rs`) is a thin binary on it.
 //!
-//! * [`handler`] — the sans-io request handler.
-//! * [`store`] — the [`store::Store`] trait and its backends: `memory`,
-//!   `file` (redb, durable, group commit; the default), `gdbm` (pyzord
-//!   1.1.2's database, in place) and `redis`.
-//! * [`admin`] — `pyzord migrate` and `pyzord stats`.
+//! * [`handler`]: the sans-io request handler.
+//! * [`server`]: the UDP server loop (worker threads over one port).
+//! * [`store`]: the [`store::Store`] trait and its backends, each behind a
+//!   Cargo feature (all on by default): `memory` (always), `file` (redb,
+//!   durable, group commit; feature `file`), `gdbm` (pyzord 1.1.2's
+//!   database, in place; feature `gdbm`) and `redis` (feature `redis`).
+//! * [`admin`]: `migrate` and `stats` (feature `admin`).
+//! * [`forward`], [`metrics`], [`auth_files`]: forwarding upstream,
+//!   Prometheus metrics, the passwd and access files.
+//!
+//! A server on the memory store, in-process, answering a client:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use pyzor_client::{Client, Digest, ServerAddr};
+//! use pyzord::handler::NoHooks;
+//! use pyzord::server::{Options, Server};
+//! use pyzord::stats::Stats;
+//! use pyzord::store::memory::MemoryStore;
+//!
+//! let options = Options {
+//!     address: "127.0.0.1:0".parse()?,
+//!     workers: 2,
+//!     passwd: None,
+//!     access: None,
+//!     cleanup_age: 0,
+//! };
+//! let store = Arc::new(MemoryStore::new());
+//! let server = Server::bind(options, store, Arc::new(NoHooks), Arc::new(Stats::new()))?;
+//! let addr = server.local_addr()?;
+//! let handle = server.handle();
+//! let running = std::thread::spawn(move || server.run());
+//!
+//! let at = ServerAddr::new("127.0.0.1", addr.port());
+//! let client = Client::new();
+//! client.report(&at, &[Digest([7; 20])])?;
+//! assert_eq!(client.check(&at, Digest([7; 20]))?.count, 1);
+//!
+//! handle.shutdown();
+//! running.join().expect("the server thread")?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 #![deny(unsafe_code)]
-#![warn(missing_docs)]
+#![warn(missing_docs, unreachable_pub)]
 
+#[cfg(feature = "admin")]
 pub mod admin;
 pub mod auth_files;
-pub mod cli;
 pub mod forward;
+#[cfg(feature = "gdbm")]
+#[doc(hidden)]
 pub mod fuzzing;
 pub mod handler;
 pub mod metrics;

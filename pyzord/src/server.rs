@@ -1,6 +1,6 @@
 //! The running server: worker threads, each with its own `SO_REUSEPORT`
 //! socket (the kernel spreads datagrams over them at random, see
-//! [`net::bind_group`]), receiving a batch of datagrams (`recvmmsg`),
+//! `net::bind_group`), receiving a batch of datagrams (`recvmmsg`),
 //! checking it, handing it to the store in one call, and sending the
 //! replies (`sendmmsg`) when the store completes it — at once for reads,
 //! after the group commit for the file store's writes, while the worker

@@ -3,7 +3,7 @@
 //! (names with and without the trailing `;`), sorted by name.
 
 /// (name, replacement), sorted by name.
-pub static ENTITIES: [(&str, &str); 2231] = [
+pub(crate) static ENTITIES: [(&str, &str); 2231] = [
     ("AElig", "\u{c6}"),
     ("AElig;", "\u{c6}"),
     ("AMP", "\u{26}"),
@@ -2238,7 +2238,7 @@ pub static ENTITIES: [(&str, &str); 2231] = [
 ];
 
 /// `html._invalid_charrefs`: numeric references replaced by a fixed text.
-pub static INVALID_CHARREFS: [(u32, char); 34] = [
+pub(crate) static INVALID_CHARREFS: [(u32, char); 34] = [
     (0x0, '\u{fffd}'),
     (0xd, '\u{d}'),
     (0x80, '\u{20ac}'),
@@ -2276,7 +2276,7 @@ pub static INVALID_CHARREFS: [(u32, char); 34] = [
 ];
 
 /// `html._invalid_codepoints`: numeric references that are dropped.
-pub static INVALID_CODEPOINTS: [u32; 126] = [
+pub(crate) static INVALID_CODEPOINTS: [u32; 126] = [
     0x1, 0x2, 0x3, 0x4, 0x5, 0x6, 0x7, 0x8, 0xb, 0xe, 0xf, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15,
     0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f, 0x7f, 0x80, 0x81, 0x82, 0x83, 0x84,
     0x85, 0x86, 0x87, 0x88, 0x89, 0x8a, 0x8b, 0x8c, 0x8d, 0x8e, 0x8f, 0x90, 0x91, 0x92, 0x93, 0x94,

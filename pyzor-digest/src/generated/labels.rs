@@ -3,7 +3,7 @@
 //! the codec modules), normalised as `encodings.normalize_encoding` does.
 
 /// Every codec the registry knows, by CPython's canonical name.
-pub static CODEC_NAMES: [&str; 117] = [
+pub(crate) static CODEC_NAMES: [&str; 117] = [
     "ascii",
     "base64",
     "big5",
@@ -124,7 +124,7 @@ pub static CODEC_NAMES: [&str; 117] = [
 ];
 
 /// `true` where the codec is a text encoding (`bytes.decode` accepts it).
-pub static CODEC_IS_TEXT: [bool; 117] = [
+pub(crate) static CODEC_IS_TEXT: [bool; 117] = [
     true, false, true, true, false, true, true, true, true, true, true, true, true, true, true,
     true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true,
     true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true,
@@ -136,7 +136,7 @@ pub static CODEC_IS_TEXT: [bool; 117] = [
 ];
 
 /// Alias table (`encodings.aliases.aliases`): label → index in `CODEC_NAMES`, sorted.
-pub static ALIASES: [(&str, u16); 324] = [
+pub(crate) static ALIASES: [(&str, u16); 324] = [
     ("037", 6),
     ("1026", 8),
     ("1125", 9),
@@ -464,7 +464,7 @@ pub static ALIASES: [(&str, u16); 324] = [
 ];
 
 /// Codec modules: module name → index in `CODEC_NAMES`, sorted.
-pub static MODULES: [(&str, u16); 118] = [
+pub(crate) static MODULES: [(&str, u16); 118] = [
     ("ascii", 0),
     ("base64_codec", 1),
     ("big5", 2),

@@ -3,7 +3,7 @@
 //! `0xFFFE` where the byte is undefined (dropped with `ignore`).
 
 /// (canonical codec name, table), sorted by name.
-pub static TABLES: [(&str, [u16; 256]); 71] = [
+pub(crate) static TABLES: [(&str, [u16; 256]); 71] = [
     (
         "ascii",
         [

@@ -1,11 +1,16 @@
 //! Where digests are counted: the [`Store`] trait, the record it keeps per
-//! digest, and the backends (`memory`, `file`, `redis`).
+//! digest, and the backends: `memory` (always there), `file` (redb; Cargo
+//! feature `file`), `gdbm` (pyzord 1.1.2's database; feature `gdbm`) and
+//! `redis` (feature `redis`).
 
 use pyzor_core::{Counts, Digest, InfoTimes};
 
+#[cfg(feature = "file")]
 pub mod file;
+#[cfg(feature = "gdbm")]
 pub mod gdbm;
 pub mod memory;
+#[cfg(feature = "redis")]
 pub mod redis;
 
 /// What the server knows about one digest. Times are Unix seconds, 0 for
@@ -259,6 +264,7 @@ pub(crate) fn apply_to(
 }
 
 /// `true` if the batch changes anything.
+#[cfg(feature = "file")]
 pub(crate) fn has_updates(ops: &[StoreOp]) -> bool {
     ops.iter().any(|o| matches!(o, StoreOp::Update(..)))
 }

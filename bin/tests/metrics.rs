@@ -41,13 +41,13 @@ fn metrics_count_what_the_server_did() {
     let s = ServerAddr::new("127.0.0.1", ours.port);
     let c = Client::new().with_timeout(Duration::from_secs(3));
     for i in 0..5u8 {
-        c.report(&[Digest([i; 20])], &s).unwrap();
+        c.report(&s, &[Digest([i; 20])]).unwrap();
     }
     for i in 0..7u8 {
-        c.check(Digest([i; 20]), &s).unwrap();
+        c.check(&s, Digest([i; 20])).unwrap();
     }
     // anonymous may not whitelist: a 403
-    assert!(c.whitelist(&[Digest([1; 20])], &s).is_err());
+    assert!(c.whitelist(&s, &[Digest([1; 20])]).is_err());
 
     let text = http_get(mport, "/metrics").unwrap();
     assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");

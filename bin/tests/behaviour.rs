@@ -27,7 +27,7 @@ fn exchange(addr: std::net::SocketAddr, data: &[u8]) -> String {
 
 fn check_count(port: u16, d: Digest) -> i64 {
     Client::new()
-        .check(d, &ServerAddr::new("127.0.0.1", port))
+        .check(&ServerAddr::new("127.0.0.1", port), d)
         .unwrap()
         .count
 }
@@ -38,7 +38,7 @@ fn bad_datagrams_get_their_reply_and_change_nothing() {
     let server = common::start(home.path(), &[]);
     let d = Digest([5; 20]);
     Client::new()
-        .report(&[d], &ServerAddr::new("127.0.0.1", server.port))
+        .report(&ServerAddr::new("127.0.0.1", server.port), &[d])
         .unwrap();
     let hex = d.to_string();
     let mut oversized = format!("Op: report\nOp-Digest: {hex}\nThread: 4000\nPV: 2.1\n");
@@ -130,7 +130,7 @@ fn sigterm_is_a_clean_exit_and_the_data_stays() {
     let mut server = common::start(home.path(), &[]);
     let d = Digest([9; 20]);
     let addr = ServerAddr::new("127.0.0.1", server.port);
-    Client::new().report(&[d, d], &addr).unwrap();
+    Client::new().report(&addr, &[d, d]).unwrap();
     server.signal("TERM");
     assert_eq!(server.wait(Duration::from_secs(10)), Some(0));
     let port = server.port;
@@ -147,9 +147,9 @@ fn usage_log_lines_are_the_references() {
     let addr = ServerAddr::new("127.0.0.1", server.port);
     let d1 = Digest([0x11; 20]);
     let d2 = Digest([0x22; 20]);
-    Client::new().report(&[d1, d2], &addr).unwrap();
+    Client::new().report(&addr, &[d1, d2]).unwrap();
     Client::new().ping(&addr).unwrap();
-    let _ = Client::new().whitelist(&[d1], &addr);
+    let _ = Client::new().whitelist(&addr, &[d1]);
     // (the first line is the readiness ping of the test harness)
     assert!(pyzor_testkit::wait_until(
         Duration::from_secs(5),
@@ -193,14 +193,14 @@ fn ipv6_and_dual_stack() {
     let d = Digest([0x33; 20]);
     let client = Client::new();
     client
-        .report(&[d], &ServerAddr::new("::1", server.port))
+        .report(&ServerAddr::new("::1", server.port), &[d])
         .unwrap();
     client
-        .report(&[d], &ServerAddr::new("127.0.0.1", server.port))
+        .report(&ServerAddr::new("127.0.0.1", server.port), &[d])
         .unwrap();
     assert_eq!(
         client
-            .check(d, &ServerAddr::new("::1", server.port))
+            .check(&ServerAddr::new("::1", server.port), d)
             .unwrap()
             .count,
         2

@@ -21,7 +21,7 @@ use pyzor_core::ServerAddr;
 use pyzor_core::files::settings::ClientSettings;
 
 use super::{Context, EXIT_USAGE, Fatal, Stdin, commands};
-use crate::Client;
+use pyzor_client::Client;
 
 /// Limits of the service.
 #[derive(Debug, Clone)]
@@ -104,7 +104,7 @@ pub(super) fn run(ctx: Context<'_>, opts: ServeOptions) -> i32 {
     let n = workers.len();
     tracing::info!("Serving pyzor check on {addr} ({n} connections at a time)");
     let _ = writeln!(ctx.err, "pyzor: serving check on {addr}");
-    let _ = crate::sd_notify::notify("READY=1");
+    let _ = crate::process::sd_notify::notify("READY=1");
     match signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGTERM,
         signal_hook::consts::SIGINT,
@@ -116,7 +116,7 @@ pub(super) fn run(ctx: Context<'_>, opts: ServeOptions) -> i32 {
             crate::critical!("signals: {e}");
         }
     }
-    let _ = crate::sd_notify::notify("STOPPING=1");
+    let _ = crate::process::sd_notify::notify("STOPPING=1");
     tracing::info!("Shutting down.");
     stop.store(true, Ordering::SeqCst);
     // wake the workers blocked in accept

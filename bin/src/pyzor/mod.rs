@@ -16,16 +16,11 @@ pub mod input;
 pub mod serve;
 
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 pub use args::Args;
-use pyzor_core::files::accounts::Accounts;
-use pyzor_core::files::ini::Ini;
-use pyzor_core::files::servers::{ServerAddr, parse_servers};
-use pyzor_core::files::settings::ClientSettings;
-
-use crate::Client;
+use pyzor_client::{Client, ClientSettings, Config, ServerAddr, Severity};
 
 /// Exit status for errors the reference reports with a traceback.
 pub const EXIT_USAGE: i32 = 2;
@@ -152,9 +147,9 @@ fn prepare<'a>(
     out: &'a mut dyn Write,
     err: &'a mut dyn Write,
 ) -> Result<Context<'a>, Fatal> {
-    crate::cli::commands::sys::set_umask_077();
+    crate::process::set_umask_077();
     if args.nice != 0 {
-        crate::cli::commands::sys::nice(args.nice);
+        crate::process::nice(args.nice);
     }
     let homedir = args.homedir.clone().unwrap_or_else(default_homedir);
     if !homedir.exists() {
@@ -165,39 +160,29 @@ fn prepare<'a>(
             )
         })?;
     }
-    let config_path = homedir.join("config");
-    let ini = read_config(&config_path)?;
-    let home = std::env::var_os("HOME").map(PathBuf::from);
     let overrides = args.overrides();
     let overrides: Vec<(&str, String)> = overrides.iter().map(|(k, v)| (*k, v.clone())).collect();
-    let settings = ClientSettings::resolve(
-        &homedir,
-        home.as_deref(),
-        &config_path,
-        ini.as_ref(),
-        &overrides,
-    )
-    .map_err(|e| Fatal(e.to_string(), EXIT_USAGE))?;
+    let config =
+        Config::load(&homedir, &overrides).map_err(|e| Fatal(e.to_string(), EXIT_USAGE))?;
 
     let mut outputs = vec![crate::logging::Output::stderr(args.debug)];
-    if let Some(f) = &settings.log_file {
+    if let Some(f) = &config.settings.log_file {
         outputs.push(
             crate::logging::Output::file(f, args.debug)
                 .map_err(|e| Fatal(format!("{}: {e}", f.display()), EXIT_USAGE))?,
         );
     }
     let _ = crate::logging::init(outputs);
-
-    let servers = load_servers(settings.servers_file.as_deref());
-    let accounts = load_accounts(settings.accounts_file.as_deref());
-    let timeout = Duration::from_secs(u64::try_from(settings.timeout).unwrap_or(0));
-    let client = Client::new()
-        .with_accounts(accounts)
-        .with_timeout(timeout)
-        .with_retries(args.retries);
+    for notice in &config.notices {
+        match notice.severity {
+            Severity::Info => tracing::info!("{}", notice.message),
+            Severity::Warning => tracing::warn!("{}", notice.message),
+        }
+    }
+    let client = config.client().with_retries(args.retries);
     Ok(Context {
-        settings,
-        servers,
+        settings: config.settings,
+        servers: config.servers,
         client,
         stdin: Stdin {
             reader: Some(stdin),
@@ -205,64 +190,6 @@ fn prepare<'a>(
         out,
         err,
     })
-}
-
-fn read_config(path: &Path) -> Result<Option<Ini>, Fatal> {
-    match std::fs::read(path) {
-        Ok(bytes) => {
-            let text = String::from_utf8_lossy(&bytes);
-            Ini::parse(path, &text).map(Some).map_err(|errors| {
-                Fatal(
-                    errors
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("\n"),
-                    EXIT_USAGE,
-                )
-            })
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Fatal(format!("{}: {e}", path.display()), EXIT_USAGE)),
-    }
-}
-
-/// The servers file, or `public.pyzor.org:24441` when it names none.
-pub fn load_servers(path: Option<&Path>) -> Vec<ServerAddr> {
-    let mut servers = Vec::new();
-    if let Some(p) = path
-        && let Ok(bytes) = std::fs::read(p)
-    {
-        let parsed = parse_servers(p, &String::from_utf8_lossy(&bytes));
-        for e in &parsed.skipped {
-            tracing::warn!("{e}");
-        }
-        servers = parsed.value;
-    }
-    if servers.is_empty() {
-        tracing::info!("No servers specified, defaulting to public.pyzor.org.");
-        servers.push(ServerAddr::public());
-    }
-    servers
-}
-
-/// The accounts file (none: everything is anonymous).
-pub fn load_accounts(path: Option<&Path>) -> Accounts {
-    match path.map(|p| (p, std::fs::read(p))) {
-        Some((p, Ok(bytes))) => {
-            let parsed = Accounts::parse(p, &String::from_utf8_lossy(&bytes));
-            for e in &parsed.skipped {
-                tracing::warn!("{e}");
-            }
-            parsed.value
-        }
-        _ => {
-            tracing::warn!(
-                "No accounts are setup.  All commands will be executed by the anonymous user."
-            );
-            Accounts::empty()
-        }
-    }
 }
 
 /// The `pyzor` binary's main.

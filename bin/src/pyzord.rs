@@ -14,19 +14,22 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use pyzor_client::logging::{self, Output};
-use pyzor_core::files::ini::Ini;
 use pyzor_core::files::settings::{ServerSettings, expand_home_file};
+use pyzord::forward::{self, ForwardConfig, Forwarder};
+use pyzord::handler::{Hooks, NoHooks};
+use pyzord::server::{Options, Server, ServerHandle};
+use pyzord::stats::Stats;
+use pyzord::store::Store;
+use pyzord::store::file::{FileStore, looks_like_gdbm};
+use pyzord::store::gdbm::GdbmStore;
+use pyzord::store::memory::MemoryStore;
+use pyzord::store::redis::RedisStore;
 
-use crate::forward::{self, ForwardConfig, Forwarder};
-use crate::handler::{Hooks, NoHooks};
-use crate::server::{Options, Server};
-use crate::stats::Stats;
-use crate::store::Store;
-use crate::store::file::{FileStore, looks_like_gdbm};
-use crate::store::gdbm::GdbmStore;
-use crate::store::memory::MemoryStore;
-use crate::store::redis::RedisStore;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
+use signal_hook::iterator::{Handle, Signals};
+
+use crate::logging::{self, Output};
+use crate::process;
 
 /// Listen for and process incoming Pyzor connections.
 #[derive(Debug, Parser)]
@@ -240,20 +243,7 @@ pub fn resolve(args: &Args) -> Result<Setup, Fatal> {
             .map_err(|e| fatal(format!("cannot create homedir {}: {e}", homedir.display())))?;
     }
     let config_path = homedir.join("config");
-    let ini = match std::fs::read(&config_path) {
-        Ok(b) => Some(
-            Ini::parse(&config_path, &String::from_utf8_lossy(&b)).map_err(|errs| {
-                fatal(
-                    errs.iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("\n"),
-                )
-            })?,
-        ),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(fatal(format!("{}: {e}", config_path.display()))),
-    };
+    let ini = pyzor_client::read_ini(&config_path).map_err(|e| fatal(e.to_string()))?;
     let home = std::env::var_os("HOME").map(PathBuf::from);
     let overrides = args.overrides();
     let overrides: Vec<(&str, String)> = overrides.iter().map(|(k, v)| (*k, v.clone())).collect();
@@ -408,12 +398,12 @@ pub fn run(argv: Vec<OsString>) -> i32 {
         eprintln!("{argv0} 1.1.2 (pyzor-rs {})", env!("CARGO_PKG_VERSION"));
         return 0;
     }
-    sys::set_umask_077();
+    process::set_umask_077();
     if let Some(command) = &args.command {
         return admin(&args, command);
     }
     if args.nice != 0 {
-        sys::nice(args.nice);
+        process::nice(args.nice);
     }
     match serve(&args) {
         Ok(()) => 0,
@@ -436,10 +426,10 @@ fn admin(args: &Args, command: &Command) -> i32 {
             return code;
         }
     };
-    let parse = |s: &str| crate::admin::DbSpec::parse(s, &setup.homedir);
+    let parse = |s: &str| pyzord::admin::DbSpec::parse(s, &setup.homedir);
     match command {
         Command::Migrate { from, to, verify } => match (parse(from), parse(to)) {
-            (Ok(f), Ok(t)) => crate::admin::run_migrate(
+            (Ok(f), Ok(t)) => pyzord::admin::run_migrate(
                 &f,
                 &t,
                 *verify,
@@ -456,14 +446,14 @@ fn admin(args: &Args, command: &Command) -> i32 {
             let spec = match database {
                 Some(d) => parse(d),
                 None => match &setup.engine {
-                    Engine::File(p) => Ok(crate::admin::DbSpec::File(p.clone())),
-                    Engine::Gdbm(p) => Ok(crate::admin::DbSpec::Gdbm(p.clone())),
-                    Engine::Redis(d) => Ok(crate::admin::DbSpec::Redis(d.clone())),
+                    Engine::File(p) => Ok(pyzord::admin::DbSpec::File(p.clone())),
+                    Engine::Gdbm(p) => Ok(pyzord::admin::DbSpec::Gdbm(p.clone())),
+                    Engine::Redis(d) => Ok(pyzord::admin::DbSpec::Redis(d.clone())),
                     Engine::Memory => Err("the memory engine keeps nothing to look at".to_owned()),
                 },
             };
             match spec {
-                Ok(s) => crate::admin::run_stats(&s, &mut out, &mut err),
+                Ok(s) => pyzord::admin::run_stats(&s, &mut out, &mut err),
                 Err(e) => {
                     let _ = writeln!(err, "pyzord stats: {e}");
                     2
@@ -476,15 +466,16 @@ fn admin(args: &Args, command: &Command) -> i32 {
 fn serve(args: &Args) -> Result<(), Fatal> {
     let setup = resolve(args)?;
     if let Some(out) = &args.detach {
-        sys::detach(&absolute(out.clone()), setup.settings.pid_file.as_deref())?;
+        process::detach(&absolute(out.clone()), setup.settings.pid_file.as_deref())
+            .map_err(fatal)?;
     }
     setup_logging(&setup.settings, args.debug)?;
     let store = open_store(&setup.engine, setup.settings.cleanup_age)?;
     let stats = Arc::new(Stats::new());
     let _metrics = match &args.metrics {
         Some(a) => {
-            let addr = crate::metrics::parse_addr(a).map_err(fatal)?;
-            let m = crate::metrics::MetricsServer::start(addr, Arc::clone(&stats))
+            let addr = pyzord::metrics::parse_addr(a).map_err(fatal)?;
+            let m = pyzord::metrics::MetricsServer::start(addr, Arc::clone(&stats))
                 .map_err(|e| fatal(format!("cannot serve metrics on {addr}: {e}")))?;
             tracing::info!("Serving metrics on http://{}/metrics", m.local_addr());
             Some(m)
@@ -524,8 +515,7 @@ fn serve(args: &Args) -> Result<(), Fatal> {
     let server = Server::bind(opts, Arc::clone(&store), hooks, stats)
         .map_err(|e| fatal(format!("cannot listen on {}: {e}", setup.address)))?;
     let handle = server.handle();
-    let signals =
-        sys::handle_signals(handle.clone()).map_err(|e| fatal(format!("signals: {e}")))?;
+    let signals = handle_signals(handle.clone()).map_err(|e| fatal(format!("signals: {e}")))?;
     tracing::info!(
         "Starting pyzord server on {} with the {} store, {} workers.",
         server
@@ -536,9 +526,9 @@ fn serve(args: &Args) -> Result<(), Fatal> {
         setup.workers
     );
     // systemd (Type=notify): the socket is bound, the store open
-    let _ = pyzor_client::sd_notify::notify("READY=1");
+    let _ = process::sd_notify::notify("READY=1");
     let result = server.run();
-    let _ = pyzor_client::sd_notify::notify("STOPPING=1");
+    let _ = process::sd_notify::notify("STOPPING=1");
     signals.close();
     if let Some(f) = &forwarder {
         // sends what is still queued
@@ -554,113 +544,33 @@ fn serve(args: &Args) -> Result<(), Fatal> {
     result.map_err(|e| fatal(e.to_string()))
 }
 
-/// Process-level operations (umask, nice, daemonizing, signals).
-#[allow(unsafe_code)]
-mod sys {
-    use std::io::Write as _;
-    use std::os::fd::AsRawFd;
-    use std::path::Path;
-
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
-    use signal_hook::iterator::{Handle, Signals};
-
-    use super::{Fatal, fatal};
-    use crate::server::ServerHandle;
-
-    pub(super) fn set_umask_077() {
-        // SAFETY: umask only changes this process's file-creation mask.
-        unsafe {
-            libc::umask(0o077);
-        }
-    }
-
-    pub(super) fn nice(n: i32) {
-        // SAFETY: nice only changes this process's priority.
-        unsafe {
-            libc::nice(n);
-        }
-    }
-
-    /// Becomes a daemon: double fork, new session, stdin from /dev/null,
-    /// stdout and stderr appended to `out`, pid written to `pid_file`.
-    /// Unlike the reference, the umask stays 077 and the working directory
-    /// is kept (paths are absolute by now).
-    pub(super) fn detach(out: &Path, pid_file: Option<&Path>) -> Result<(), Fatal> {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(out)
-            .map_err(|e| fatal(format!("{}: {e}", out.display())))?;
-        let null =
-            std::fs::File::open("/dev/null").map_err(|e| fatal(format!("/dev/null: {e}")))?;
-        // SAFETY: no other thread exists yet; the parent exits at once.
-        match unsafe { libc::fork() } {
-            -1 => {
-                return Err(fatal(format!(
-                    "Fork #1 failed: {}",
-                    std::io::Error::last_os_error()
-                )));
-            }
-            0 => {}
-            _ => std::process::exit(0),
-        }
-        // SAFETY: plain system calls in the child.
-        unsafe {
-            libc::setsid();
-        }
-        // SAFETY: as above.
-        match unsafe { libc::fork() } {
-            -1 => {
-                return Err(fatal(format!(
-                    "Fork #2 failed: {}",
-                    std::io::Error::last_os_error()
-                )));
-            }
-            0 => {}
-            _ => std::process::exit(0),
-        }
-        // SAFETY: duplicating open descriptors onto 0, 1, 2.
-        unsafe {
-            libc::dup2(null.as_raw_fd(), 0);
-            libc::dup2(log.as_raw_fd(), 1);
-            libc::dup2(log.as_raw_fd(), 2);
-        }
-        if let Some(p) = pid_file {
-            let mut f =
-                std::fs::File::create(p).map_err(|e| fatal(format!("{}: {e}", p.display())))?;
-            let _ = writeln!(f, "{}", std::process::id());
-        }
-        Ok(())
-    }
-
-    /// SIGTERM/SIGINT: graceful shutdown. SIGUSR1/SIGHUP: reload the passwd
-    /// and access files (a broken file keeps the old rules).
-    pub(super) fn handle_signals(server: ServerHandle) -> std::io::Result<Handle> {
-        let mut signals = Signals::new([SIGTERM, SIGINT, SIGUSR1, SIGHUP])?;
-        let handle = signals.handle();
-        std::thread::Builder::new()
-            .name("pyzord-signals".into())
-            .spawn(move || {
-                for sig in signals.forever() {
-                    match sig {
-                        SIGTERM | SIGINT => {
-                            let name = if sig == SIGTERM { "SIGTERM" } else { "SIGINT" };
-                            tracing::info!("{name} received. Shutting down.");
-                            server.shutdown();
-                            break;
-                        }
-                        _ => {
-                            let name = if sig == SIGUSR1 { "SIGUSR1" } else { "SIGHUP" };
-                            tracing::info!("{name} received. Reloading configuration.");
-                            if let Err(e) = server.reload() {
-                                tracing::error!(
-                                    "Reload failed, keeping the previous accounts and rules: {e}"
-                                );
-                            }
+/// SIGTERM/SIGINT: graceful shutdown. SIGUSR1/SIGHUP: reload the passwd
+/// and access files (a broken file keeps the old rules).
+fn handle_signals(server: ServerHandle) -> std::io::Result<Handle> {
+    let mut signals = Signals::new([SIGTERM, SIGINT, SIGUSR1, SIGHUP])?;
+    let handle = signals.handle();
+    std::thread::Builder::new()
+        .name("pyzord-signals".into())
+        .spawn(move || {
+            for sig in signals.forever() {
+                match sig {
+                    SIGTERM | SIGINT => {
+                        let name = if sig == SIGTERM { "SIGTERM" } else { "SIGINT" };
+                        tracing::info!("{name} received. Shutting down.");
+                        server.shutdown();
+                        break;
+                    }
+                    _ => {
+                        let name = if sig == SIGUSR1 { "SIGUSR1" } else { "SIGHUP" };
+                        tracing::info!("{name} received. Reloading configuration.");
+                        if let Err(e) = server.reload() {
+                            tracing::error!(
+                                "Reload failed, keeping the previous accounts and rules: {e}"
+                            );
                         }
                     }
                 }
-            })?;
-        Ok(handle)
-    }
+            }
+        })?;
+    Ok(handle)
 }

@@ -7,28 +7,9 @@ use pyzor_core::pycompat::py_repr_str;
 use pyzor_core::{Code, Digest, Op, Response, ServerAddr};
 
 use super::{Context, input};
-use crate::{ClientError, Job, critical};
+use pyzor_client::{ClientError, Job};
 
-/// Process-wide settings the reference changes at start.
-pub(crate) mod sys {
-    /// `os.umask(0o077)`.
-    #[allow(unsafe_code)]
-    pub(crate) fn set_umask_077() {
-        // SAFETY: umask only changes this process's file-creation mask.
-        unsafe {
-            libc::umask(0o077);
-        }
-    }
-
-    /// `os.nice(n)`.
-    #[allow(unsafe_code)]
-    pub(crate) fn nice(n: i32) {
-        // SAFETY: nice only changes this process's scheduling priority.
-        unsafe {
-            libc::nice(n);
-        }
-    }
-}
+use crate::critical;
 
 /// Runs the commands in order; stops with status 1 at the first that fails.
 pub(super) fn run_all(commands: &[String], ctx: &mut Context<'_>) -> i32 {
@@ -390,7 +371,7 @@ fn genkey(ctx: &mut Context<'_>) -> CmdResult {
 /// The local whitelist file: one digest per line; `#` starts a comment
 /// only after a character other than a backslash (so a line starting
 /// with `#` is not a comment, as in the reference); entries are trimmed.
-pub fn load_local_whitelist(path: Option<&Path>) -> BTreeSet<String> {
+pub(super) fn load_local_whitelist(path: Option<&Path>) -> BTreeSet<String> {
     let Some(text) = path.and_then(|p| std::fs::read(p).ok()) else {
         return BTreeSet::new();
     };

@@ -1,5 +1,5 @@
 //! `pyzor`: the Pyzor client command (see `pyzor --help`).
 
 fn main() -> std::process::ExitCode {
-    pyzor_client::cli::main()
+    pyzor_rs::pyzor::main()
 }

@@ -6,8 +6,8 @@
 //! `critical = true` field is CRITICAL, `WARN` prints as `WARNING`.
 //!
 //! ```no_run
-//! pyzor_client::logging::init(vec![pyzor_client::logging::Output::stderr(false)])?;
-//! pyzor_client::critical!("Unknown command: {}", "frob");
+//! pyzor_rs::logging::init(vec![pyzor_rs::logging::Output::stderr(false)])?;
+//! pyzor_rs::critical!("Unknown command: {}", "frob");
 //! # Ok::<(), std::io::Error>(())
 //! ```
 

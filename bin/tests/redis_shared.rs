@@ -24,16 +24,16 @@ fn python_and_ours_share_one_redis() {
     let d1: Digest = "1111111111111111111111111111111111111111".parse().unwrap();
     let d2: Digest = "2222222222222222222222222222222222222222".parse().unwrap();
 
-    client.report(&[d1], &ours_addr).unwrap();
-    client.report(&[d1], &theirs_addr).unwrap();
-    client.report(&[d2], &theirs_addr).unwrap();
-    client.report(&[d2, d2], &ours_addr).unwrap();
+    client.report(&ours_addr, &[d1]).unwrap();
+    client.report(&theirs_addr, &[d1]).unwrap();
+    client.report(&theirs_addr, &[d2]).unwrap();
+    client.report(&ours_addr, &[d2, d2]).unwrap();
     for server in [&ours_addr, &theirs_addr] {
-        assert_eq!(client.check(d1, server).unwrap().count, 2, "{server}");
-        assert_eq!(client.check(d2, server).unwrap().count, 3, "{server}");
+        assert_eq!(client.check(server, d1).unwrap().count, 2, "{server}");
+        assert_eq!(client.check(server, d2).unwrap().count, 3, "{server}");
     }
-    let a = client.info(d1, &ours_addr).unwrap();
-    let b = client.info(d1, &theirs_addr).unwrap();
+    let a = client.info(&ours_addr, d1).unwrap();
+    let b = client.info(&theirs_addr, d1).unwrap();
     assert_eq!(a, b);
     assert!(a.times.entered > 0 && a.times.updated >= a.times.entered);
     assert_eq!((a.times.wl_entered, a.times.wl_updated), (0, 0));
@@ -79,9 +79,9 @@ fn redis_down_is_a_clear_error_and_then_recovers() {
     let addr = ServerAddr::new("127.0.0.1", ours.port);
     let client = Client::new().with_timeout(Duration::from_secs(8));
     let d: Digest = "3333333333333333333333333333333333333333".parse().unwrap();
-    client.report(&[d], &addr).unwrap();
+    client.report(&addr, &[d]).unwrap();
     drop(redis); // Redis goes away
-    let err = client.check(d, &addr).unwrap_err();
+    let err = client.check(&addr, d).unwrap_err();
     assert_eq!(
         err.to_string(),
         "(500, \"Internal Server Error: Database temporarily unavailable.\")"
@@ -93,7 +93,7 @@ fn redis_down_is_a_clear_error_and_then_recovers() {
         return;
     };
     assert!(pyzor_testkit::wait_until(Duration::from_secs(10), || {
-        client.check(d, &addr).is_ok()
+        client.check(&addr, d).is_ok()
     }));
-    assert_eq!(client.check(d, &addr).unwrap().count, 0);
+    assert_eq!(client.check(&addr, d).unwrap().count, 0);
 }

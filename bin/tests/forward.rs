@@ -43,14 +43,14 @@ fn reports_and_whitelists_reach_the_upstream_server() {
     let here = ServerAddr::new("127.0.0.1", ours.port);
     let client = common::bob_client(ours.port);
     client
-        .report(&[digest(1), digest(1), digest(2)], &here)
+        .report(&here, &[digest(1), digest(1), digest(2)])
         .unwrap();
-    client.whitelist(&[digest(3)], &here).unwrap();
+    client.whitelist(&here, &[digest(3)]).unwrap();
     // a check is not forwarded
-    client.check(digest(4), &here).unwrap();
+    client.check(&here, digest(4)).unwrap();
 
     let upstream_client = common::bob_client(upstream.port);
-    let counts = |d| upstream_client.check(d, &up).unwrap();
+    let counts = |d| upstream_client.check(&up, d).unwrap();
     assert!(
         wait_until(Duration::from_secs(10), || counts(digest(1)).count == 2),
         "{:?}",
@@ -59,12 +59,12 @@ fn reports_and_whitelists_reach_the_upstream_server() {
     assert_eq!(counts(digest(2)).count, 1);
     assert_eq!(counts(digest(3)).wl_count, 1);
     assert_eq!(
-        upstream_client.info(digest(4), &up).unwrap().counts.count,
+        upstream_client.info(&up, digest(4)).unwrap().counts.count,
         0
     );
 
     // reported, then stopped at once: the queue is flushed on shutdown
-    client.report(&[digest(5)], &here).unwrap();
+    client.report(&here, &[digest(5)]).unwrap();
     ours.signal("TERM");
     assert_eq!(ours.wait(Duration::from_secs(15)), Some(0));
     assert_eq!(counts(digest(5)).count, 1);

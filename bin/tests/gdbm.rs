@@ -34,11 +34,11 @@ fn a_python_pyzord_database_is_served_in_place_and_back() {
     let c = common::bob_client(reference.port);
     let s = server(reference.port);
     for _ in 0..3 {
-        c.report(&[digest(1)], &s).unwrap();
+        c.report(&s, &[digest(1)]).unwrap();
     }
-    c.report(&[digest(2)], &s).unwrap();
-    c.whitelist(&[digest(3), digest(3)], &s).unwrap();
-    let python_info = c.info(digest(1), &s).unwrap();
+    c.report(&s, &[digest(2)]).unwrap();
+    c.whitelist(&s, &[digest(3), digest(3)]).unwrap();
+    let python_info = c.info(&s, digest(1)).unwrap();
     let home = reference.stop();
     let db = home.path().join("pyzord.db");
     let written_by_python = stored_value(&db, digest(1));
@@ -48,11 +48,11 @@ fn a_python_pyzord_database_is_served_in_place_and_back() {
         let mut ours = common::start(home.path(), engine_args);
         let c = common::bob_client(ours.port);
         let s = server(ours.port);
-        let counts = c.check(digest(1), &s).unwrap();
+        let counts = c.check(&s, digest(1)).unwrap();
         assert_eq!((counts.count, counts.wl_count), (3, 0));
-        let info = c.info(digest(1), &s).unwrap();
+        let info = c.info(&s, digest(1)).unwrap();
         assert_eq!(info, python_info, "{engine_args:?}");
-        let counts = c.check(digest(3), &s).unwrap();
+        let counts = c.check(&s, digest(3)).unwrap();
         assert_eq!((counts.count, counts.wl_count), (0, 2));
         ours.signal("TERM");
         assert_eq!(ours.wait(Duration::from_secs(10)), Some(0));
@@ -65,8 +65,8 @@ fn a_python_pyzord_database_is_served_in_place_and_back() {
     let mut ours = common::start(home.path(), &[]);
     let c = common::bob_client(ours.port);
     let s = server(ours.port);
-    c.report(&[digest(1)], &s).unwrap();
-    c.whitelist(&[digest(2), digest(9)], &s).unwrap();
+    c.report(&s, &[digest(1)]).unwrap();
+    c.whitelist(&s, &[digest(2), digest(9)]).unwrap();
     ours.signal("TERM");
     assert_eq!(ours.wait(Duration::from_secs(10)), Some(0));
     let ours_value = stored_value(&db, digest(1));
@@ -96,11 +96,11 @@ fn a_python_pyzord_database_is_served_in_place_and_back() {
     }));
     let c = common::bob_client(port);
     let s = server(port);
-    let counts = c.check(digest(1), &s).unwrap();
+    let counts = c.check(&s, digest(1)).unwrap();
     assert_eq!((counts.count, counts.wl_count), (4, 0));
-    let counts = c.check(digest(2), &s).unwrap();
+    let counts = c.check(&s, digest(2)).unwrap();
     assert_eq!((counts.count, counts.wl_count), (1, 1));
-    let info = c.info(digest(9), &s).unwrap();
+    let info = c.info(&s, digest(9)).unwrap();
     assert_eq!((info.counts.count, info.counts.wl_count), (0, 1));
     assert!(info.times.wl_entered > 0);
     assert_eq!(info.times.entered, 0);
