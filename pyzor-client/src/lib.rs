@@ -20,13 +20,32 @@
 //! The types a caller names are re-exported here, so `pyzor-client` and
 //! `pyzor-digest` are all a filter depends on:
 //!
-//! ```no_run
+//! ```
 //! use pyzor_client::{Client, ServerAddr};
+//! # // a stand-in server on loopback that answers one check with Count: 3
+//! # let sock = std::net::UdpSocket::bind("127.0.0.1:0")?;
+//! # let port = sock.local_addr()?.port();
+//! # std::thread::spawn(move || {
+//! #     let mut buf = [0u8; 4096];
+//! #     let (n, from) = sock.recv_from(&mut buf).unwrap();
+//! #     let req = String::from_utf8_lossy(&buf[..n]).into_owned();
+//! #     let thread = req.lines().find_map(|l| l.strip_prefix("Thread: ")).unwrap();
+//! #     let reply = format!("Code: 200\nDiag: OK\nPV: 2.1\nThread: {thread}\nCount: 3\nWL-Count: 0\n\n");
+//! #     sock.send_to(reply.as_bytes(), from).unwrap();
+//! # });
+//! # let dir = tempfile::tempdir()?;
+//! # std::fs::write(dir.path().join("message.eml"), "Subject: hi\n\nBuy cheap meds online now\n")?;
+//! # std::env::set_current_dir(dir.path())?;
 //!
 //! let message = std::fs::read("message.eml")?;
 //! let digest = pyzor_digest::digest(&message);
-//! let counts = Client::new().check(&ServerAddr::new("127.0.0.1", 24441), digest)?;
+//! # let server = ServerAddr::new("127.0.0.1", port);
+//! # /*
+//! let server = ServerAddr::new("127.0.0.1", 24441);
+//! # */
+//! let counts = Client::new().check(&server, digest)?;
 //! println!("{digest}: reported {} times, whitelisted {}", counts.count, counts.wl_count);
+//! # assert_eq!(counts.count, 3);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
