@@ -10,6 +10,7 @@
 //! Without `--server`, the servers and accounts of the `~/.pyzor` homedir
 //! are used.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -115,19 +116,24 @@ async fn main() -> std::process::ExitCode {
         }));
     }
     let mut status = std::process::ExitCode::SUCCESS;
+    let mut out = std::io::stdout().lock();
     for task in tasks {
         match task.await {
             Ok(Ok((path, outcome))) => {
-                println!(
-                    "{}\t{}\t{}",
+                let mut text = format!(
+                    "{}\t{}\t{}\n",
                     path.display(),
                     outcome.digest,
                     describe(outcome.verdict)
                 );
                 for (server, answer) in &outcome.answers {
                     if let Err(e) = answer {
-                        println!("\t{server}: {e}");
+                        text.push_str(&format!("\t{server}: {e}\n"));
                     }
+                }
+                // a closed stdout (`| head`) ends the listing quietly
+                if out.write_all(text.as_bytes()).is_err() {
+                    return status;
                 }
             }
             Ok(Err(e)) => {
