@@ -5,7 +5,7 @@
 use std::io;
 use std::net::{Ipv6Addr, SocketAddr, SocketAddrV6};
 
-use pyzor_core::ServerAddr;
+use pyzor_core::{ServerAddr, recv};
 
 /// Bytes a reply may have (a UDP datagram's largest payload).
 pub(crate) const RECV_BUF: usize = 65536;
@@ -103,20 +103,14 @@ pub(crate) enum RecvError {
 
 /// Classifies a receive error.
 pub(crate) fn classify(e: io::Error) -> RecvError {
-    match e.kind() {
-        io::ErrorKind::WouldBlock
-        | io::ErrorKind::TimedOut
-        | io::ErrorKind::Interrupted
-        | io::ErrorKind::ConnectionRefused
-        | io::ErrorKind::ConnectionReset => RecvError::KeepWaiting,
-        _ => RecvError::Fatal(e),
+    if recv::nothing_received(e.kind()) || recv::icmp_error(e.kind()) {
+        RecvError::KeepWaiting
+    } else {
+        RecvError::Fatal(e)
     }
 }
 
 /// The current Unix time in whole seconds (a request's signing time).
 pub(crate) fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    pyzor_core::unix_secs(std::time::SystemTime::now())
 }

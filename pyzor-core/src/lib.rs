@@ -42,9 +42,11 @@ mod message;
 mod op;
 mod pv;
 pub mod pycompat;
+pub mod recv;
 mod request;
 mod response;
 mod thread;
+mod time;
 
 pub use auth::{Account, GeneratedKey, genkey};
 pub use code::{Code, DIAG_OK, ServerError};
@@ -56,3 +58,4 @@ pub use pv::{PROTOCOL_VERSION, check_protocol_version};
 pub use request::{OP_SPEC, Request, RequestError};
 pub use response::{Counts, InfoTimes, Response, ResponseError};
 pub use thread::{ThreadId, ThreadIdError};
+pub use time::unix_secs;

@@ -429,10 +429,7 @@ pub fn run_stats(db: &DbSpec, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         }
     };
     let start = Instant::now();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
+    let now = pyzor_core::unix_secs(std::time::SystemTime::now());
     match statistics(&*store, now) {
         Ok(s) => {
             let _ = print_statistics(out, &db.to_string(), &s, start.elapsed());

@@ -10,7 +10,9 @@
 //! requests of a batch that need the store are applied to it in one call.
 
 use std::net::SocketAddr;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
+
+use pyzor_core::unix_secs;
 
 use pyzor_core::files::access::Acl;
 use pyzor_core::files::passwd::Passwd;
@@ -99,12 +101,6 @@ struct Pending {
     plan: Plan,
 }
 
-fn unix_secs(t: SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 /// The checks before the operation; `Err` is the reply.
 fn plan(auth: &Auth, msg: &Message<'_>, user: &str, now: SystemTime) -> Result<Plan, ServerError> {
     if user != auth::ANONYMOUS {
@@ -120,31 +116,24 @@ fn plan(auth: &Auth, msg: &Message<'_>, user: &str, now: SystemTime) -> Result<P
         .and_then(Op::from_wire)
         .ok_or(ServerError::NotImplemented)?;
     let raw: Vec<&str> = msg.get_all("Op-Digest").collect();
-    if op == Op::Ping || raw.is_empty() {
-        return Ok(Plan::Ok);
-    }
-    let digests = raw
-        .iter()
-        .map(|v| Digest::from_hex(v).map_err(|_| ServerError::InvalidDigest(py_repr_str(v))))
-        .collect::<Result<Vec<_>, _>>()?;
+    let digests = || {
+        raw.iter()
+            .map(|v| Digest::from_hex(v).map_err(|_| ServerError::InvalidDigest(py_repr_str(v))))
+            .collect::<Result<Vec<_>, _>>()
+    };
     Ok(match op {
+        // ping ignores its digests, and an operation without any is
+        // answered 200, as the reference does
         Op::Ping => Plan::Ok,
-        Op::Pong => Plan::Pong,
-        Op::Check | Op::Info => {
-            if op == Op::Check {
-                Plan::Check(digests[0])
-            } else {
-                Plan::Info(digests[0])
-            }
+        _ if raw.is_empty() => Plan::Ok,
+        Op::Pong => {
+            digests()?;
+            Plan::Pong
         }
-        Op::Report | Op::Whitelist => {
-            let kind = if op == Op::Report {
-                Update::Report
-            } else {
-                Update::Whitelist
-            };
-            Plan::Update(kind, digests)
-        }
+        Op::Check => Plan::Check(digests()?[0]),
+        Op::Info => Plan::Info(digests()?[0]),
+        Op::Report => Plan::Update(Update::Report, digests()?),
+        Op::Whitelist => Plan::Update(Update::Whitelist, digests()?),
     })
 }
 

@@ -205,16 +205,7 @@ impl RecvBatch {
         let n = match sys::recv_batch(sock, &mut self.bufs, addrs, &mut self.received, nonblocking)
         {
             Ok(n) => n,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) =>
-            {
-                0
-            }
+            Err(e) if pyzor_core::recv::nothing_received(e.kind()) => 0,
             Err(e) => return Err(e),
         };
         Ok(n)

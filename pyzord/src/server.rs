@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::auth_files::{self, AuthError};
 use crate::handler::{Auth, Datagram, Hooks, Prepared, prepare};
@@ -318,10 +318,7 @@ fn answer(
 fn expiry(shared: &Shared) {
     let age = shared.opts.cleanup_age;
     loop {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
+        let now = pyzor_core::unix_secs(SystemTime::now());
         match shared.store.expire(now - age) {
             Ok(n) => tracing::info!("Expired {n} records not updated for {age} seconds."),
             Err(e) => tracing::error!("expiry: {e}"),

@@ -226,10 +226,7 @@ impl Bulk for RedisStore {
     /// absent field), and as TTL what is left of the cleanup age since the
     /// record's last update.
     fn put_all(&self, records: &[(Digest, Record)]) -> Result<(), StoreError> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
+        let now = pyzor_core::unix_secs(std::time::SystemTime::now());
         self.with_connection(|c| {
             let mut p = redis::pipe();
             p.atomic();
