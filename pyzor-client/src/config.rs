@@ -5,11 +5,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use pyzor_core::ServerAddr;
-use pyzor_core::files::LineError;
 use pyzor_core::files::accounts::Accounts;
 use pyzor_core::files::ini::Ini;
 use pyzor_core::files::servers::parse_servers;
 use pyzor_core::files::settings::ClientSettings;
+use pyzor_core::files::{LineError, file_text};
 
 use crate::Client;
 
@@ -144,16 +144,19 @@ impl Config {
 
 /// Reads and parses an ini file; a missing file is `None`.
 pub fn read_ini(path: &Path) -> Result<Option<Ini>, ConfigError> {
-    match std::fs::read(path) {
-        Ok(bytes) => Ini::parse(path, &String::from_utf8_lossy(&bytes))
-            .map(Some)
-            .map_err(ConfigError::Invalid),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        }),
-    }
+    let text = file_text(std::fs::read(path)).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    text.map(|t| Ini::parse(path, &t).map_err(ConfigError::Invalid))
+        .transpose()
+}
+
+/// A file's text; `None` when it is missing or unreadable (the servers and
+/// accounts files: the reference falls back to its defaults).
+fn read_or_default(path: Option<&Path>) -> Option<(&Path, String)> {
+    let p = path?;
+    Some((p, file_text(std::fs::read(p)).ok().flatten()?))
 }
 
 fn skipped(notices: &mut Vec<Notice>, errors: &[LineError]) {
@@ -166,10 +169,8 @@ fn skipped(notices: &mut Vec<Notice>, errors: &[LineError]) {
 /// The servers file, or `public.pyzor.org:24441` when it names none.
 fn load_servers(path: Option<&Path>, notices: &mut Vec<Notice>) -> Vec<ServerAddr> {
     let mut servers = Vec::new();
-    if let Some(p) = path
-        && let Ok(bytes) = std::fs::read(p)
-    {
-        let parsed = parse_servers(p, &String::from_utf8_lossy(&bytes));
+    if let Some((p, text)) = read_or_default(path) {
+        let parsed = parse_servers(p, &text);
         skipped(notices, &parsed.skipped);
         servers = parsed.value;
     }
@@ -185,9 +186,9 @@ fn load_servers(path: Option<&Path>, notices: &mut Vec<Notice>) -> Vec<ServerAdd
 
 /// The accounts file (none: everything is anonymous).
 fn load_accounts(path: Option<&Path>, notices: &mut Vec<Notice>) -> Accounts {
-    match path.map(|p| (p, std::fs::read(p))) {
-        Some((p, Ok(bytes))) => {
-            let parsed = Accounts::parse(p, &String::from_utf8_lossy(&bytes));
+    match read_or_default(path) {
+        Some((p, text)) => {
+            let parsed = Accounts::parse(p, &text);
             skipped(notices, &parsed.skipped);
             parsed.value
         }

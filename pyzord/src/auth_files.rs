@@ -3,9 +3,9 @@
 use std::io;
 use std::path::Path;
 
-use pyzor_core::files::LineError;
 use pyzor_core::files::access::Acl;
 use pyzor_core::files::passwd::Passwd;
+use pyzor_core::files::{LineError, file_text};
 
 use crate::handler::Auth;
 
@@ -26,14 +26,10 @@ pub enum AuthError {
 }
 
 fn read(path: &Path) -> Result<Option<String>, AuthError> {
-    match std::fs::read(path) {
-        Ok(b) => Ok(Some(String::from_utf8_lossy(&b).into_owned())),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(AuthError::Read {
-            path: path.display().to_string(),
-            source,
-        }),
-    }
+    file_text(std::fs::read(path)).map_err(|source| AuthError::Read {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
 /// Loads the accounts and the ACL. A missing passwd file means no accounts;

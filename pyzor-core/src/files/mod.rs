@@ -48,6 +48,21 @@ impl LineError {
     }
 }
 
+/// A configuration file's text, from the result of reading it (the caller
+/// does the reading): `None` when the file does not exist, which means its
+/// defaults; any other error as it is. Bytes that are not UTF-8 become
+/// U+FFFD, so a stray byte spoils its line, not the file.
+pub fn file_text(read: std::io::Result<Vec<u8>>) -> std::io::Result<Option<String>> {
+    match read {
+        Ok(bytes) => Ok(Some(match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        })),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// A parsed file and the lines that were skipped.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Parsed<T> {

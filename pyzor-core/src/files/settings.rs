@@ -14,6 +14,8 @@ use crate::pycompat::py_int;
 #[derive(Debug, Clone)]
 struct Resolved<'a> {
     path: &'a Path,
+    homedir: &'a Path,
+    home: Option<&'a Path>,
     values: Vec<(String, String)>,
     defaults: Vec<(String, String)>,
 }
@@ -42,9 +44,19 @@ impl Resolved<'_> {
     fn bool(&self, key: &str) -> Result<bool, LineError> {
         Ok(self.get(key)?.to_lowercase() == "true")
     }
+
+    /// A file-valued key (see [`expand_home_file`]).
+    fn file(&self, key: &str) -> Result<Option<PathBuf>, LineError> {
+        Ok(expand_home_file(&self.get(key)?, self.homedir, self.home))
+    }
 }
 
+/// A section's settings: `defaults`, then the section of the config file
+/// (`path`, parsed as `ini`), then `overrides`; files relative to `homedir`,
+/// `~` meaning `home`.
 fn resolve<'a>(
+    homedir: &'a Path,
+    home: Option<&'a Path>,
     path: &'a Path,
     ini: Option<&Ini>,
     section: &str,
@@ -80,6 +92,8 @@ fn resolve<'a>(
         .unwrap_or_default();
     Resolved {
         path,
+        homedir,
+        home,
         values,
         defaults,
     }
@@ -170,10 +184,16 @@ impl ClientSettings {
         ini: Option<&Ini>,
         overrides: &[(&str, String)],
     ) -> Result<ClientSettings, LineError> {
-        let r = resolve(config_path, ini, "client", CLIENT_DEFAULTS, overrides);
-        let file = |key: &str| -> Result<Option<PathBuf>, LineError> {
-            Ok(expand_home_file(&r.get(key)?, homedir, home))
-        };
+        let r = resolve(
+            homedir,
+            home,
+            config_path,
+            ini,
+            "client",
+            CLIENT_DEFAULTS,
+            overrides,
+        );
+        let file = |key: &str| r.file(key);
         let style_s = r.get("Style")?;
         let style = Style::parse(&style_s).ok_or_else(|| {
             LineError::new(
@@ -280,10 +300,16 @@ impl ServerSettings {
         ini: Option<&Ini>,
         overrides: &[(&str, String)],
     ) -> Result<ServerSettings, LineError> {
-        let r = resolve(config_path, ini, "server", SERVER_DEFAULTS, overrides);
-        let file = |key: &str| -> Result<Option<PathBuf>, LineError> {
-            Ok(expand_home_file(&r.get(key)?, homedir, home))
-        };
+        let r = resolve(
+            homedir,
+            home,
+            config_path,
+            ini,
+            "server",
+            SERVER_DEFAULTS,
+            overrides,
+        );
+        let file = |key: &str| r.file(key);
         let explicit = |key: &str| {
             overrides.iter().any(|(k, _)| k.eq_ignore_ascii_case(key))
                 || ini
