@@ -162,9 +162,9 @@ pub(crate) mod avx2 {
 
     /// Whether this CPU has what the AVX2 build needs: AVX2, and the bit
     /// instructions (BMI1, BMI2, LZCNT, POPCNT) that build may use for the
-    /// mask arithmetic. Detected once; the answer is kept in one flag (the
-    /// five cached tests cost some 30 instructions per call, and each
-    /// payload asks).
+    /// mask arithmetic. Detected once; the answer is kept in one flag
+    /// (each payload asks, and one flag is cheaper than five cached
+    /// feature tests).
     #[inline]
     pub(crate) fn available() -> bool {
         static AVAILABLE: std::sync::LazyLock<bool> = std::sync::LazyLock::new(|| {
@@ -239,8 +239,7 @@ pub(crate) mod avx2 {
         let join = |lo, hi| bits(lo) | bits(hi) << 32;
         // The barrier keeps LLVM from carrying the caller's bit arithmetic
         // (shifts and tests of the masks) back into the vector lanes, where
-        // it becomes byte-by-byte shuffles (the loop ran 1.6 times the
-        // instructions of the SSE2 build).
+        // it becomes byte-by-byte shuffles.
         std::hint::black_box(Masks {
             ws: join(ws(lo), ws(hi)),
             brk: join(brk(lo), brk(hi)),
@@ -303,8 +302,8 @@ pub(crate) fn eq_mask(block: &[u8; BLOCK], c: u8) -> u64 {
 /// The index of the first CR or LF of `b`: the first 64 bytes by one
 /// block mask, the rest by `memchr2`. For the lines of a header block
 /// (some 50 bytes each), where the call and set-up of `memchr2` cost more
-/// than the search. (Both bytes tested on each 16-byte load: two
-/// [`eq_mask`]s load the block twice, +2 % instructions on header lines.)
+/// than the search. (Both bytes are tested on each 16-byte load: two
+/// [`eq_mask`]s would load the block twice.)
 #[inline(always)]
 pub(crate) fn find_line_break(b: &[u8]) -> Option<usize> {
     if let Some(block) = b.first_chunk::<BLOCK>() {
@@ -457,43 +456,6 @@ pub(crate) fn ws_suffix(b: &[u8]) -> usize {
         .rev()
         .take_while(|&&c| byte_class(c).0)
         .count()
-}
-
-/// Python's `str.strip()`: ASCII whitespace sixteen bytes at a time from
-/// both ends, and U+00A0 NO-BREAK SPACE (HTML's `&nbsp;`, the one
-/// non-ASCII blank frequent in mail) by its two bytes; the character-wise
-/// strip only when another non-ASCII character is left at an end (it may
-/// be whitespace).
-pub(crate) fn py_strip(s: &str) -> &str {
-    const NBSP: &[u8] = "\u{a0}".as_bytes();
-    let ws = |c: u8| byte_class(c).0;
-    let b = s.as_bytes();
-    let mut start = ws_prefix(b);
-    if b[start..].starts_with(NBSP) {
-        // a run of blanks with no-break spaces: byte by byte
-        loop {
-            match b[start..] {
-                [0xc2, 0xa0, ..] => start += 2,
-                [c, ..] if ws(c) => start += 1,
-                _ => break,
-            }
-        }
-    }
-    let mut end = b.len() - ws_suffix(&b[start..]);
-    if b[start..end].ends_with(NBSP) {
-        loop {
-            match b[start..end] {
-                [.., 0xc2, 0xa0] => end -= 2,
-                [.., c] if ws(c) => end -= 1,
-                _ => break,
-            }
-        }
-    }
-    let t = &s[start..end];
-    match (t.as_bytes().first(), t.as_bytes().last()) {
-        (Some(&f), Some(&l)) if f >= 0x80 || l >= 0x80 => pyzor_core::pycompat::py_strip(t),
-        _ => t,
-    }
 }
 
 /// Bits `0..k` set (`k` < 64).
@@ -650,13 +612,6 @@ mod tests {
             let suffix = bytes.iter().rev().take_while(|c| ws(c)).count();
             proptest::prop_assert_eq!(ws_prefix(&bytes), prefix);
             proptest::prop_assert_eq!(ws_suffix(&bytes), suffix);
-        }
-
-        #[test]
-        fn strip_is_python_strip(
-            s in proptest::string::string_regex("[ \t\n\u{1c}\u{85}\u{a0}\u{3000}a\u{e9}]{0,40}").unwrap()
-        ) {
-            proptest::prop_assert_eq!(py_strip(&s), pyzor_core::pycompat::py_strip(&s));
         }
 
         #[test]

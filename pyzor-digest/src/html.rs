@@ -17,7 +17,9 @@ use std::sync::OnceLock;
 
 use memchr::memchr;
 
-use pyzor_core::pycompat::{is_py_whitespace, py_strip};
+use pyzor_core::pycompat::is_py_whitespace;
+
+use crate::strip::py_strip;
 
 use crate::block;
 use crate::generated::entities::{ENTITIES, INVALID_CHARREFS, INVALID_CODEPOINTS};
@@ -96,7 +98,7 @@ impl Parser<'_> {
         if !self.collect {
             return;
         }
-        let d = block::py_strip(data);
+        let d = py_strip(data);
         if !d.is_empty() {
             if !self.text.is_empty() {
                 self.text.push(' ');

@@ -21,10 +21,11 @@
 //! no digest), this crate gives the digest of a documented sensible
 //! reading instead (see the README's compatibility table).
 
-// Two unsafe calls: in `text::collect_lines`, the run-time switch to its
-// AVX2 build (and, in the tests, the same call of the AVX2 masks); in
-// `utf8::ascii_str`, bytes just found to be ASCII taken as a `str`
-// without a second (UTF-8) check. Everything else is safe code.
+// `unsafe` is denied but where a module allows it for one call, with its
+// safety argument: the run-time switch to the AVX2 build of the line scan
+// (`text::scan`; `block`'s tests call the AVX2 masks the same way), and
+// bytes just found to be ASCII taken as a `str` without a second check
+// (`utf8::ascii_str`).
 #![deny(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
@@ -35,14 +36,18 @@ mod generated;
 mod html;
 mod mime;
 mod params;
+mod payload;
+mod reuse;
+mod strip;
 mod swar;
 mod text;
 mod utf8;
 
-use std::borrow::Cow;
-
 use pyzor_core::Digest;
 use sha1::{Digest as _, Sha1};
+
+use crate::payload::{Payload, for_each_payload};
+use crate::reuse::{recycle, trim};
 
 /// The digest spec the reference uses: (percent offset, line count) pairs.
 #[doc(hidden)]
@@ -68,8 +73,8 @@ pub fn predigest(raw: &[u8]) -> Vec<String> {
 
 /// Digests one message after another in the same working memory: the
 /// buffers of the MIME walk and of the line scan are kept from one
-/// message to the next instead of allocated for each (over the project's
-/// corpus, 2.5 allocations per message instead of 12.6). Gives exactly
+/// message to the next instead of allocated for each, so that a message
+/// costs few allocations. Gives exactly
 /// what [`digest`] and [`predigest`] give; keep one per thread. A buffer
 /// that a large message grew past [`Digester::KEEP`] bytes is let go
 /// after it.
@@ -169,21 +174,6 @@ impl Digester {
     }
 }
 
-/// `v` emptied, as a vector of another lifetime's elements. The standard
-/// library collects it in place, keeping its room: the element types
-/// differ only in a lifetime, so they have the same size and alignment.
-fn recycle<T, U>(mut v: Vec<T>) -> Vec<U> {
-    v.clear();
-    v.into_iter().filter_map(|_| None).collect()
-}
-
-/// Lets go of `v`'s room if it holds more than `limit` bytes.
-fn trim<T>(v: &mut Vec<T>, limit: usize) {
-    if v.capacity().saturating_mul(std::mem::size_of::<T>()) > limit {
-        *v = Vec::new();
-    }
-}
-
 /// Every kept normalised line before the 20 %/60 % selection, in message
 /// order (what the reference collects before `handle_pieced`), for
 /// debugging, the tests and the fuzz target (not part of the API).
@@ -235,117 +225,6 @@ pub fn select<S: Clone>(lines: Vec<S>) -> Vec<S> {
     selected_indices(lines.len())
         .map(|i| lines[i].clone())
         .collect()
-}
-
-/// A payload string and whether it may hold lone-surrogate stand-ins.
-#[derive(Debug)]
-struct Payload<'a> {
-    text: Cow<'a, str>,
-    surrogates: bool,
-}
-
-/// Calls `f` with the payload string of every MIME node, in walk order
-/// (pyzor's `digest_payloads`). The walk runs in `bufs`, its nodes in
-/// `nodes` (empty), which is given back.
-fn for_each_payload<'r>(
-    raw: &'r [u8],
-    bufs: &mut mime::Buffers,
-    nodes: Vec<mime::Node<'r>>,
-    mut f: impl FnMut(Payload<'r>),
-) -> Vec<mime::Node<'r>> {
-    let nodes = mime::parse_into(raw, bufs, nodes);
-    for node in &nodes {
-        let (main, sub) = node.content_type();
-        let body = node.payload(raw);
-        if main == "text" {
-            let cte = node.cte.as_deref().unwrap_or_default();
-            let label = params::content_charset(node.content_type.as_deref());
-            let payload = match body {
-                Cow::Borrowed(b) => text_payload(b, cte, label.as_deref()),
-                Cow::Owned(v) => text_payload(&v, cte, label.as_deref()).into_owned(),
-            };
-            if sub == "html" {
-                f(Payload {
-                    text: Cow::Owned(html::html_to_text(&payload.text)),
-                    surrogates: payload.surrogates,
-                });
-            } else {
-                f(payload);
-            }
-        } else if node.is_multipart() {
-            // containers: their children are visited
-        } else {
-            f(raw_payload(node, body));
-        }
-    }
-    nodes
-}
-
-impl Payload<'_> {
-    fn into_owned(self) -> Payload<'static> {
-        Payload {
-            text: Cow::Owned(self.text.into_owned()),
-            surrogates: self.surrogates,
-        }
-    }
-}
-
-/// A `text/*` node's payload: transfer decoding, then charset decoding
-/// (borrowing the body when neither changes it).
-fn text_payload<'a>(body: &'a [u8], cte: &str, label: Option<&str>) -> Payload<'a> {
-    match cte::decode(cte, body) {
-        Cow::Borrowed(b) => {
-            let d = charset::decode_text_part(label, b);
-            Payload {
-                text: d.text,
-                surrogates: d.surrogates,
-            }
-        }
-        Cow::Owned(v) => {
-            let d = charset::decode_text_part(label, &v);
-            Payload {
-                text: Cow::Owned(d.text.into_owned()),
-                surrogates: d.surrogates,
-            }
-        }
-    }
-}
-
-/// `Message.get_payload()` of a non-text leaf: the stored body; 8-bit
-/// bytes decoded with the part's raw charset parameter (default ASCII)
-/// and `replace`.
-fn raw_payload<'a>(node: &mime::Node, body: Cow<'a, [u8]>) -> Payload<'a> {
-    let ascii = match &body {
-        Cow::Borrowed(b) => utf8::ascii_str(b).map(Cow::Borrowed),
-        Cow::Owned(v) => utf8::ascii_str(v).map(|s| Cow::Owned(s.to_owned())),
-    };
-    if let Some(text) = ascii {
-        return Payload {
-            text,
-            surrogates: false,
-        };
-    }
-    // An RFC 2231 charset makes CPython 3.11 raise TypeError here (no
-    // digest); like CPython 3.13 we use the decoded charset instead.
-    let label = match params::raw_charset(node.content_type.as_deref()) {
-        params::RawCharset::Label(l) => l,
-        params::RawCharset::Extended => params::content_charset(node.content_type.as_deref())
-            .map_or_else(|| "ascii".to_owned(), Cow::into_owned),
-    };
-    match charset::decode_label_cow(&label, &body, charset::Errors::Replace) {
-        Ok(d) => Payload {
-            text: Cow::Owned(d.text.into_owned()),
-            surrogates: d.surrogates,
-        },
-        Err(_) => Payload {
-            text: Cow::Owned(
-                body.iter()
-                    .map(|&b| if b < 0x80 { char::from(b) } else { '\u{fffd}' })
-                    .collect(),
-            ),
-            surrogates: false,
-        },
-    }
 }
 
 #[cfg(test)]

@@ -189,11 +189,11 @@ impl Buffers {
 
     /// Lets go of the buffers a large message grew past `limit` bytes.
     pub(crate) fn trim(&mut self, limit: usize) {
-        crate::trim(&mut self.scratch, limit);
-        crate::trim(&mut self.stack, limit);
-        crate::trim(&mut self.frames, limit);
-        crate::trim(&mut self.pushback, limit);
-        crate::trim(&mut self.eof, limit);
+        crate::reuse::trim(&mut self.scratch, limit);
+        crate::reuse::trim(&mut self.stack, limit);
+        crate::reuse::trim(&mut self.frames, limit);
+        crate::reuse::trim(&mut self.pushback, limit);
+        crate::reuse::trim(&mut self.eof, limit);
         if self
             .active
             .capacity()

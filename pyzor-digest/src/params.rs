@@ -9,7 +9,9 @@
 
 use std::borrow::Cow;
 
-use pyzor_core::pycompat::{is_py_whitespace, py_strip};
+use pyzor_core::pycompat::is_py_whitespace;
+
+use crate::strip::py_strip;
 
 use crate::charset::{self, Errors};
 

@@ -60,6 +60,8 @@ pub mod forward;
 pub mod fuzzing;
 pub mod handler;
 pub mod metrics;
+// batched UDP I/O (recvmmsg/sendmmsg); public for the load tool only
+#[doc(hidden)]
 pub mod net;
 pub mod server;
 pub mod stats;

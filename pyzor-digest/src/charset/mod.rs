@@ -19,6 +19,13 @@ use std::sync::OnceLock;
 use crate::generated::labels::{ALIASES, CODEC_IS_TEXT, CODEC_NAMES, MODULES};
 use crate::generated::sbcs::TABLES;
 
+/// First code point of the range that stands for lone UTF-16 surrogates
+/// (U+D800 + k is held as `SURROGATE_BASE` + k). Only codecs that can
+/// produce lone surrogates emit them; they are dropped when a kept line is
+/// encoded as UTF-8, after the length test, as CPython's
+/// `encode("utf8", "ignore")` does.
+pub(crate) const SURROGATE_BASE: u32 = 0x10_F800;
+
 /// The error handler of a decode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Errors {
@@ -116,7 +123,7 @@ impl Sink {
     #[inline(never)]
     fn push_non_char(&mut self, cp: u32) {
         if (0xd800..0xe000).contains(&cp) {
-            let stand_in = crate::text::SURROGATE_BASE + (cp - 0xd800);
+            let stand_in = SURROGATE_BASE + (cp - 0xd800);
             self.out
                 .push(char::from_u32(stand_in).unwrap_or('\u{fffd}'));
         } else {
