@@ -190,6 +190,9 @@ fn fatal(msg: impl Into<String>) -> Fatal {
     Fatal(msg.into(), 1)
 }
 
+/// The log target of the fatal error that ends the server.
+const FATAL: &str = "pyzord::fatal";
+
 /// The engines this server has.
 pub const ENGINES: &str = "file (the default), memory, redis, gdbm";
 
@@ -362,7 +365,9 @@ pub fn open_store(engine: &Engine, cleanup_age: i64) -> Result<Arc<dyn Store>, F
 }
 
 fn setup_logging(s: &ServerSettings, debug: bool) -> Result<(), Fatal> {
-    let mut outputs = vec![Output::stderr(debug)];
+    // a fatal error is printed on stderr once, plainly (see `run`); the
+    // log file gets it as a CRITICAL line
+    let mut outputs = vec![Output::stderr(debug).except(FATAL)];
     if let Some(f) = &s.log_file {
         outputs.push(
             Output::file(f, debug)
@@ -409,7 +414,7 @@ pub fn run(argv: Vec<OsString>) -> i32 {
         Ok(()) => 0,
         Err(Fatal(msg, code)) => {
             eprintln!("pyzord: {msg}");
-            tracing::error!(critical = true, "{msg}");
+            tracing::error!(target: FATAL, critical = true, "{msg}");
             code
         }
     }

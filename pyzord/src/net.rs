@@ -44,9 +44,18 @@ pub fn bind(addr: SocketAddr, reuse_port: bool) -> io::Result<UdpSocket> {
 /// one busy MTA, one rspamd — the default sends everything to one socket
 /// and leaves the other workers idle. Where the random spreading cannot be
 /// set up, the default hash stays and this is logged.
+///
+/// A port someone holds is an error (`AddrInUse`), whoever holds it: a
+/// socket without `SO_REUSEPORT` is bound first and let go, because a
+/// `SO_REUSEPORT` bind alone would silently join the sockets of another
+/// pyzord of the same user and take part of its traffic. (Two servers
+/// started in the same instant could still both pass that check.)
 pub fn bind_group(addr: SocketAddr, n: usize) -> io::Result<Vec<UdpSocket>> {
+    let probe = bind(addr, false)?;
+    // the port itself when `addr` asks for any
+    let addr = probe.local_addr()?;
+    drop(probe);
     let first = bind(addr, true)?;
-    let addr = first.local_addr()?;
     let mut socks = vec![first];
     for _ in 1..n.max(1) {
         socks.push(bind(addr, true)?);
@@ -414,6 +423,22 @@ mod tests {
 
     /// One client socket (one 4-tuple) still reaches every worker's socket,
     /// and nothing is lost or duplicated on the way.
+    #[test]
+    fn a_taken_port_is_refused_whoever_holds_it() {
+        // a plain socket
+        let plain = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let e = bind_group(plain.local_addr().unwrap(), 2).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::AddrInUse);
+        // another group of SO_REUSEPORT sockets (another pyzord)
+        let group = bind_group("127.0.0.1:0".parse().unwrap(), 2).unwrap();
+        let e = bind_group(group[0].local_addr().unwrap(), 2).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::AddrInUse);
+        // once let go, the port is free again
+        let addr = group[0].local_addr().unwrap();
+        drop(group);
+        assert_eq!(bind_group(addr, 2).unwrap().len(), 2);
+    }
+
     #[cfg(target_os = "linux")]
     #[test]
     fn a_group_spreads_one_client_over_all_sockets() {
