@@ -13,7 +13,7 @@ use subtle::ConstantTimeEq;
 use crate::code::ServerError;
 use crate::digest::hex_lower;
 use crate::message::{Message, write_header};
-use crate::pycompat::{py_int, py_strip};
+use crate::pycompat::{py_int, py_repr_str, py_strip};
 
 /// The user name of unauthenticated requests.
 pub const ANONYMOUS: &str = "anonymous";
@@ -115,19 +115,15 @@ fn unix_f64(t: SystemTime) -> f64 {
 }
 
 /// Verifies a signed request for a known user, as pyzord 1.1.2 does (§3.3):
-/// `Time` must be an integer (else 500 with Python's message), within 300 s
+/// `Time` must be an integer (else 400, where the reference answers 500
+/// with Python's exception), within 300 s
 /// of `now` (else 401), and `Sig` must equal the signature computed with the
 /// user's `key` over the request without its `Sig` headers (else 401). The
 /// comparison is exact (an uppercase signature fails) and constant-time.
 pub fn verify(msg: &Message<'_>, key: &str, now: SystemTime) -> Result<(), ServerError> {
     let time = match msg.get("Time") {
-        None => {
-            return Err(ServerError::Internal(
-                "int() argument must be a string, a bytes-like object or a real number, not 'NoneType'"
-                    .into(),
-            ));
-        }
-        Some(t) => py_int(t).map_err(|e| ServerError::Internal(e.to_string()))?,
+        None => return Err(ServerError::MissingTime),
+        Some(t) => py_int(t).map_err(|_| ServerError::InvalidTime(py_repr_str(t)))?,
     };
     let user = msg.get("User").unwrap_or_default();
     if (unix_f64(now) - time as f64).abs() > MAX_TIMESTAMP_DIFFERENCE {
@@ -278,16 +274,29 @@ mod tests {
             verify(&Message::parse(&extra), "k", at(1_000_000)),
             Err(ServerError::InvalidSignature)
         );
-        // missing and garbled Time are 500 with Python's texts
+        // missing and garbled Time are the client's fault: 400 (the
+        // reference answers 500 with Python's exception)
         let no_time = Message::parse("Op: ping\nThread: 4242\nPV: 2.1\nUser: bob\nSig: x\n\n");
+        let e = verify(&no_time, "k", at(0)).unwrap_err();
+        assert_eq!(e.code().0, 400);
         assert_eq!(
-            verify(&no_time, "k", at(0)).unwrap_err().diag(),
-            "Internal Server Error: int() argument must be a string, a bytes-like object or a real number, not 'NoneType'"
+            e.diag(),
+            "Bad request: Time not specified in signed request"
         );
-        let bad_time = Message::parse("Op: ping\nUser: bob\nTime: xyz\n\n");
+        for (time, diag) in [
+            ("xyz", "Bad request: Invalid Time: 'xyz'"),
+            ("1e9", "Bad request: Invalid Time: '1e9'"),
+        ] {
+            let text = format!("Op: ping\nUser: bob\nTime: {time}\n\n");
+            let bad_time = Message::parse(&text);
+            let e = verify(&bad_time, "k", at(0)).unwrap_err();
+            assert_eq!((e.code().0, e.diag().as_str()), (400, diag));
+        }
+        // an integer too large is a stale timestamp, as in Python
+        let text = "Op: ping\nUser: bob\nTime: 99999999999999999999999\n\n";
         assert_eq!(
-            verify(&bad_time, "k", at(0)).unwrap_err().diag(),
-            "Internal Server Error: invalid literal for int() with base 10: 'xyz'"
+            verify(&Message::parse(text), "k", at(0)),
+            Err(ServerError::StaleTimestamp)
         );
     }
 }

@@ -81,6 +81,14 @@ pub enum ServerError {
     /// prefix; we refuse it.
     #[error("Bad request: Request exceeds {} bytes", crate::MAX_DATAGRAM)]
     TooLong,
+    /// Ours: a signed request without `Time`. The reference fails with
+    /// Python's exception as a 500; it is the client's fault, so a 400.
+    #[error("Bad request: Time not specified in signed request")]
+    MissingTime,
+    /// Ours: a `Time` that is not an integer (the value as Python's
+    /// `repr`). The reference answers 500 with Python's exception.
+    #[error("Bad request: Invalid Time: {0}")]
+    InvalidTime(String),
 }
 
 impl ServerError {
@@ -90,7 +98,9 @@ impl ServerError {
             ServerError::MissingProtocolVersion
             | ServerError::InvalidProtocolVersion
             | ServerError::InvalidDigest(_)
-            | ServerError::TooLong => Code::BAD_REQUEST,
+            | ServerError::TooLong
+            | ServerError::MissingTime
+            | ServerError::InvalidTime(_) => Code::BAD_REQUEST,
             ServerError::VersionNotSupported => Code::VERSION_NOT_SUPPORTED,
             ServerError::UnknownUser
             | ServerError::StaleTimestamp

@@ -10,18 +10,15 @@ pub const PROTOCOL_VERSION: &str = "2.1";
 pub(crate) const PROTOCOL_MAJOR: f64 = 2.0;
 
 /// Checks a request's `PV` header the way pyzord 1.1.2 does: absent → 400,
-/// not a Python float (or `nan`) → 400, infinite → 500 (the reference's
-/// `OverflowError`), integer part other than 2 → 505.
+/// not a Python float (or `nan`) → 400, integer part other than 2 → 505.
+/// An infinite value (`inf`, `1e309`) is a 400 too, where the reference
+/// fails with a 500 (its `OverflowError`): bad input is not a server
+/// failure.
 pub fn check_protocol_version(pv: Option<&str>) -> Result<(), ServerError> {
     let pv = pv.ok_or(ServerError::MissingProtocolVersion)?;
     let v = py_float(pv).ok_or(ServerError::InvalidProtocolVersion)?;
-    if v.is_nan() {
+    if !v.is_finite() {
         return Err(ServerError::InvalidProtocolVersion);
-    }
-    if v.is_infinite() {
-        return Err(ServerError::Internal(
-            "cannot convert float infinity to integer".into(),
-        ));
     }
     if v.trunc() != PROTOCOL_MAJOR {
         return Err(ServerError::VersionNotSupported);
@@ -56,9 +53,12 @@ mod tests {
             check_protocol_version(None),
             Err(ServerError::MissingProtocolVersion)
         );
-        assert_eq!(
-            check_protocol_version(Some("inf")).unwrap_err().diag(),
-            "Internal Server Error: cannot convert float infinity to integer"
-        );
+        for infinite in ["inf", "-inf", "1e309", "Infinity", " -INF "] {
+            assert_eq!(
+                check_protocol_version(Some(infinite)).unwrap_err().diag(),
+                "Bad request: Invalid Protocol Version",
+                "{infinite}"
+            );
+        }
     }
 }

@@ -16,8 +16,10 @@ use crate::store::{Bulk, Store};
 
 /// Splits `data` at `\xff\xfe` into up to 16 datagrams and hands them to
 /// the handler as one batch (a signed-user account exists, so signatures
-/// are checked). Checks that every datagram gets one reply that parses,
-/// and that a batch where nothing succeeded left the store unchanged.
+/// are checked). Checks that every datagram gets one reply that parses
+/// and is not a 500 (the memory store cannot fail, so a 500 would be bad
+/// input taken for a server failure), and that a batch where nothing
+/// succeeded left the store unchanged.
 /// Also decodes `data` as a gdbm record and checks the round trip.
 pub fn handler_batch(data: &[u8]) {
     let passwd = Passwd::parse(
@@ -63,7 +65,8 @@ pub fn handler_batch(data: &[u8]) {
     for r in &replies[..batch.len()] {
         let text = std::str::from_utf8(r).expect("replies are text");
         let msg = pyzor_core::Message::parse(text);
-        Response::from_message(&msg).expect("replies parse");
+        let reply = Response::from_message(&msg).expect("replies parse");
+        assert_ne!(reply.code.0, 500, "a 500 for bad input: {text:?}");
     }
     if outcomes.iter().all(|o| !o.code.is_ok()) {
         assert_eq!(

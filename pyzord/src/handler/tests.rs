@@ -57,8 +57,36 @@ fn hex(s: &str) -> Vec<u8> {
         .collect()
 }
 
-/// The reference's replies to every captured request, byte for byte, with
-/// the clock set to the capture time.
+/// The reference's reply as ours reads where the README's table documents
+/// a difference: bad input the reference answers with a 500 (its uncaught
+/// Python exception) is a 400 naming the field.
+fn documented(theirs: String) -> String {
+    let bad = [
+        (
+            "Code: 500\nDiag: Internal Server Error: cannot convert float infinity to integer\n",
+            "Code: 400\nDiag: Bad request: Invalid Protocol Version\n".to_owned(),
+        ),
+        (
+            "Code: 500\nDiag: Internal Server Error: int() argument must be a string, a bytes-like object or a real number, not 'NoneType'\n",
+            "Code: 400\nDiag: Bad request: Time not specified in signed request\n".to_owned(),
+        ),
+    ];
+    for (from, to) in bad {
+        if let Some(rest) = theirs.strip_prefix(from) {
+            return format!("{to}{rest}");
+        }
+    }
+    let literal =
+        "Code: 500\nDiag: Internal Server Error: invalid literal for int() with base 10: ";
+    if let Some(rest) = theirs.strip_prefix(literal) {
+        return format!("Code: 400\nDiag: Bad request: Invalid Time: {rest}");
+    }
+    theirs
+}
+
+/// The reference's replies to every captured request, byte for byte (but
+/// for the [`documented`] differences), with the clock set to the capture
+/// time.
 fn replay(file: &str) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../pyzor-core/tests/data/captures")
@@ -82,7 +110,7 @@ fn replay(file: &str) {
         assert_eq!(field(resp, "dir"), "s2c");
         let t: f64 = field(req, "t").parse().unwrap();
         let ours = one(&auth, &store, at(t), &hex(&field(req, "hex")));
-        let theirs = String::from_utf8(hex(&field(resp, "hex"))).unwrap();
+        let theirs = documented(String::from_utf8(hex(&field(resp, "hex"))).unwrap());
         assert_eq!(
             ours,
             theirs,
@@ -156,13 +184,13 @@ fn bad_input_gets_its_reply_and_changes_nothing() {
         ("missing PV", b"Op: report\nOp-Digest: 0202020202020202020202020202020202020202\nThread: 5000\n\n".to_vec(), "Code: 400\nDiag: Bad request: Protocol Version not specified in request\n"),
         ("bad PV", b"Op: report\nOp-Digest: 0202020202020202020202020202020202020202\nThread: 5000\nPV: two\n\n".to_vec(), "Code: 400\nDiag: Bad request: Invalid Protocol Version\n"),
         ("PV 3", b"Op: report\nOp-Digest: 0202020202020202020202020202020202020202\nThread: 5000\nPV: 3.0\n\n".to_vec(), "Code: 505\nDiag: Version Not Supported: \n"),
-        ("PV inf", b"Op: report\nOp-Digest: 0202020202020202020202020202020202020202\nThread: 5000\nPV: inf\n\n".to_vec(), "Code: 500\nDiag: Internal Server Error: cannot convert float infinity to integer\n"),
+        ("PV inf", b"Op: report\nOp-Digest: 0202020202020202020202020202020202020202\nThread: 5000\nPV: inf\n\n".to_vec(), "Code: 400\nDiag: Bad request: Invalid Protocol Version\n"),
         ("bad signature", good_text.replace(&interop.hashed_key()[..0], "").replacen("Sig: ", "Sig: 0", 1).into_bytes(), "Code: 401\nDiag: Unauthorized: Signature Error: Invalid signature.\n"),
         ("stale time", signed(Op::Report, vec![digest(2)], &interop, now - 301), "Code: 401\nDiag: Unauthorized: Signature Error: Timestamp not within allowed range.\n"),
         ("future time", signed(Op::Report, vec![digest(2)], &interop, now + 301), "Code: 401\nDiag: Unauthorized: Signature Error: Timestamp not within allowed range.\n"),
         ("unknown user", good_text.replace("User: interop", "User: mallory").into_bytes(), "Code: 401\nDiag: Unauthorized: Signature Error: Unknown user.\n"),
-        ("missing time", b"Op: report\nOp-Digest: 0202020202020202020202020202020202020202\nThread: 5000\nPV: 2.1\nUser: interop\nSig: 00\n\n".to_vec(), "Code: 500\nDiag: Internal Server Error: int() argument must be a string, a bytes-like object or a real number, not 'NoneType'\n"),
-        ("garbled time", b"Op: report\nOp-Digest: 0202020202020202020202020202020202020202\nThread: 5000\nPV: 2.1\nUser: interop\nTime: xyz\nSig: 00\n\n".to_vec(), "Code: 500\nDiag: Internal Server Error: invalid literal for int() with base 10: 'xyz'\n"),
+        ("missing time", b"Op: report\nOp-Digest: 0202020202020202020202020202020202020202\nThread: 5000\nPV: 2.1\nUser: interop\nSig: 00\n\n".to_vec(), "Code: 400\nDiag: Bad request: Time not specified in signed request\n"),
+        ("garbled time", b"Op: report\nOp-Digest: 0202020202020202020202020202020202020202\nThread: 5000\nPV: 2.1\nUser: interop\nTime: xyz\nSig: 00\n\n".to_vec(), "Code: 400\nDiag: Bad request: Invalid Time: 'xyz'\n"),
         ("bad digest", b"Op: report\nOp-Digest: not-a-digest at all\nThread: 5000\nPV: 2.1\n\n".to_vec(), "Code: 400\nDiag: Bad request: Invalid digest: 'not-a-digest at all'\n"),
         ("one bad digest of two", b"Op: report\nOp-Digest: 0202020202020202020202020202020202020202\nOp-Digest: zz\nThread: 5000\nPV: 2.1\n\n".to_vec(), "Code: 400\nDiag: Bad request: Invalid digest: 'zz'\n"),
         ("anonymous whitelist", signed(Op::Whitelist, vec![digest(2)], &anon, now), "Code: 403\n"),
