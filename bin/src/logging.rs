@@ -42,6 +42,9 @@ pub struct Output {
     target_prefix: Option<&'static str>,
     /// Events whose target starts with this are not written here.
     exclude_prefix: Option<&'static str>,
+    /// Events whose target starts with this are written here whatever
+    /// their level.
+    also_prefix: Option<&'static str>,
 }
 
 impl Output {
@@ -53,6 +56,7 @@ impl Output {
             critical_only: !debug,
             target_prefix: None,
             exclude_prefix: None,
+            also_prefix: None,
         }
     }
 
@@ -65,6 +69,7 @@ impl Output {
             critical_only: false,
             target_prefix: None,
             exclude_prefix: None,
+            also_prefix: None,
         })
     }
 
@@ -80,17 +85,31 @@ impl Output {
         self
     }
 
+    /// Also writes events whose target starts with `prefix`, whatever
+    /// their level (a CRITICAL-only stderr that still shows one start-up
+    /// line).
+    pub fn also(mut self, prefix: &'static str) -> Output {
+        self.also_prefix = Some(prefix);
+        self
+    }
+
+    /// Whether an event of this callsite (`critical`: flagged CRITICAL, or
+    /// for a callsite, able to be) is written here.
+    fn takes(&self, meta: &Metadata<'_>, critical: bool) -> bool {
+        let target = meta.target();
+        if self.exclude_prefix.is_some_and(|p| target.starts_with(p))
+            || self.target_prefix.is_some_and(|p| !target.starts_with(p))
+        {
+            return false;
+        }
+        self.also_prefix.is_some_and(|p| target.starts_with(p))
+            || (*meta.level() <= self.min && (!self.critical_only || critical))
+    }
+
     /// Whether events of this callsite may be written here (a CRITICAL-only
     /// output takes the callsites with a `critical` field).
     fn accepts(&self, meta: &Metadata<'_>) -> bool {
-        *meta.level() <= self.min
-            && (!self.critical_only || meta.fields().field("critical").is_some())
-            && self
-                .target_prefix
-                .is_none_or(|p| meta.target().starts_with(p))
-            && !self
-                .exclude_prefix
-                .is_some_and(|p| meta.target().starts_with(p))
+        self.takes(meta, meta.fields().field("critical").is_some())
     }
 }
 
@@ -162,7 +181,10 @@ impl<S: Subscriber> Layer<S> for PyLayer {
         Some(
             self.outputs
                 .iter()
-                .map(|o| LevelFilter::from_level(o.min))
+                .map(|o| match o.also_prefix {
+                    Some(_) => LevelFilter::TRACE,
+                    None => LevelFilter::from_level(o.min),
+                })
                 .max()
                 .unwrap_or(LevelFilter::OFF),
         )
@@ -188,16 +210,7 @@ impl<S: Subscriber> Layer<S> for PyLayer {
         };
         let mut line: Option<String> = None;
         for out in &self.outputs {
-            if level > out.min || (out.critical_only && !fields.critical) {
-                continue;
-            }
-            if out
-                .target_prefix
-                .is_some_and(|p| !meta.target().starts_with(p))
-                || out
-                    .exclude_prefix
-                    .is_some_and(|p| meta.target().starts_with(p))
-            {
+            if !out.takes(meta, fields.critical) {
                 continue;
             }
             let text =

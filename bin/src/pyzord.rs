@@ -193,6 +193,10 @@ fn fatal(msg: impl Into<String>) -> Fatal {
 /// The log target of the fatal error that ends the server.
 const FATAL: &str = "pyzord::fatal";
 
+/// The log target of the line that says the server listens, which stderr
+/// shows without `-d` too.
+const START: &str = "pyzord::start";
+
 /// The engines this server has.
 pub const ENGINES: &str = "file (the default), memory, redis, gdbm";
 
@@ -352,10 +356,24 @@ fn engine(s: &ServerSettings, homedir: &Path, home: Option<&Path>) -> Result<Eng
 
 /// Opens the store of an engine.
 pub fn open_store(engine: &Engine, cleanup_age: i64) -> Result<Arc<dyn Store>, Fatal> {
+    let directory = |p: &Path, what: &str| {
+        fatal(format!(
+            "{}: is a directory; {what} is a file (name one with --dsn)",
+            p.display()
+        ))
+    };
     Ok(match engine {
-        Engine::File(p) => Arc::new(FileStore::open(p).map_err(|e| fatal(format!("{e}; the file store needs its own file (see --dsn), or serve a gdbm database with -e gdbm")))?),
+        Engine::File(p) if p.is_dir() => return Err(directory(p, "the file store")),
+        Engine::Gdbm(p) if p.is_dir() => return Err(directory(p, "a gdbm database")),
+        Engine::File(p) => Arc::new(FileStore::open(p).map_err(|e| {
+            fatal(format!(
+                "{e}; is another pyzord serving it? (the file store has one writer)"
+            ))
+        })?),
         Engine::Memory => Arc::new(MemoryStore::new()),
-        Engine::Redis(dsn) => Arc::new(RedisStore::open(dsn, cleanup_age).map_err(|e| fatal(e.to_string()))?),
+        Engine::Redis(dsn) => Arc::new(
+            RedisStore::open(dsn, cleanup_age).map_err(|e| fatal(pyzord::admin::causes(&e)))?,
+        ),
         Engine::Gdbm(p) => Arc::new(GdbmStore::open(p).map_err(|e| {
             fatal(format!(
                 "{e}; is another pyzord serving it? (gdbm allows one writer)"
@@ -367,7 +385,7 @@ pub fn open_store(engine: &Engine, cleanup_age: i64) -> Result<Arc<dyn Store>, F
 fn setup_logging(s: &ServerSettings, debug: bool) -> Result<(), Fatal> {
     // a fatal error is printed on stderr once, plainly (see `run`); the
     // log file gets it as a CRITICAL line
-    let mut outputs = vec![Output::stderr(debug).except(FATAL)];
+    let mut outputs = vec![Output::stderr(debug).except(FATAL).also(START)];
     if let Some(f) = &s.log_file {
         outputs.push(
             Output::file(f, debug)
@@ -517,11 +535,12 @@ fn serve(args: &Args) -> Result<(), Fatal> {
         access: setup.settings.access_file.clone(),
         cleanup_age: setup.settings.cleanup_age,
     };
-    let server = Server::bind(opts, Arc::clone(&store), hooks, stats)
-        .map_err(|e| fatal(format!("cannot listen on {}: {e}", setup.address)))?;
+    let server =
+        Server::bind(opts, Arc::clone(&store), hooks, stats).map_err(|e| fatal(e.to_string()))?;
     let handle = server.handle();
     let signals = handle_signals(handle.clone()).map_err(|e| fatal(format!("signals: {e}")))?;
     tracing::info!(
+        target: START,
         "Starting pyzord server on {} with the {} store, {} workers.",
         server
             .local_addr()

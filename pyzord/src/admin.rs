@@ -66,6 +66,19 @@ impl DbSpec {
     /// as their TTL.
     pub fn open(&self, writable: bool, cleanup_age: i64) -> Result<Box<dyn Database>, String> {
         let busy = "; is a pyzord serving it? stop it first";
+        let file = match self {
+            DbSpec::Gdbm(p) => Some((p, "a gdbm database")),
+            DbSpec::File(p) => Some((p, "a file store")),
+            DbSpec::Redis(_) => None,
+        };
+        if let Some((p, what)) = file
+            && p.is_dir()
+        {
+            return Err(format!(
+                "{}: is a directory; {what} is a file (name one)",
+                p.display()
+            ));
+        }
         Ok(match self {
             DbSpec::Gdbm(p) => {
                 if !writable && !p.exists() {
@@ -84,11 +97,27 @@ impl DbSpec {
                 }
                 Box::new(FileStore::open(p).map_err(|e| format!("{e}{busy}"))?)
             }
-            DbSpec::Redis(dsn) => {
-                Box::new(RedisStore::open(dsn, cleanup_age).map_err(|e| e.to_string())?)
-            }
+            DbSpec::Redis(dsn) => Box::new(
+                RedisStore::open(dsn, cleanup_age)
+                    .map_err(|e| format!("{self}: {}", causes(&e)))?,
+            ),
         })
     }
+}
+
+/// An error and its causes, as one line (`Database temporarily
+/// unavailable.: Connection refused (os error 111)`).
+pub fn causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text = format!("{}: {more}", text.trim_end_matches('.'));
+        }
+        source = s.source();
+    }
+    text
 }
 
 impl std::fmt::Display for DbSpec {
@@ -386,6 +415,13 @@ pub fn run_migrate(
         }
     };
     let start = Instant::now();
+    let before = match dest.count() {
+        Ok(n) => n,
+        Err(e) => {
+            let _ = writeln!(err, "pyzord migrate: {to}: {}", causes(&e));
+            return 1;
+        }
+    };
     match migrate(&*source, &*dest, verify, err) {
         Ok(r) => {
             let _ = writeln!(
@@ -395,6 +431,16 @@ pub fn run_migrate(
                 r.skipped,
                 start.elapsed().as_secs_f64()
             );
+            if before > 0 {
+                // records with a digest the destination had are replaced
+                let after = dest.count().unwrap_or(before + r.copied);
+                let replaced = (before + r.copied).saturating_sub(after);
+                let _ = writeln!(
+                    out,
+                    "{to} held {before} records before: {replaced} replaced by the copy, {} kept",
+                    before - replaced.min(before)
+                );
+            }
             if verify {
                 let _ = writeln!(
                     out,
@@ -413,7 +459,7 @@ pub fn run_migrate(
             0
         }
         Err(e) => {
-            let _ = writeln!(err, "pyzord migrate: {e}");
+            let _ = writeln!(err, "pyzord migrate: {}", causes(&e));
             1
         }
     }
@@ -436,7 +482,7 @@ pub fn run_stats(db: &DbSpec, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
             0
         }
         Err(e) => {
-            let _ = writeln!(err, "pyzord stats: {e}");
+            let _ = writeln!(err, "pyzord stats: {db}: {}", causes(&e));
             1
         }
     }

@@ -102,6 +102,23 @@ impl Store for TimedStore {
     }
 }
 
+/// Why a server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The passwd or access file cannot be read.
+    #[error(transparent)]
+    Auth(#[from] auth_files::AuthError),
+    /// The address cannot be bound (in use, not local, not permitted).
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        /// The address.
+        address: SocketAddr,
+        /// The binding error.
+        #[source]
+        source: io::Error,
+    },
+}
+
 impl Server {
     /// Loads the passwd and access files (invalid lines are logged and
     /// skipped; an unreadable file is an error) and binds the sockets.
@@ -110,11 +127,14 @@ impl Server {
         store: Arc<dyn Store>,
         hooks: Arc<dyn Hooks + Send + Sync>,
         stats: Arc<Stats>,
-    ) -> io::Result<Server> {
-        let auth = auth_files::load(opts.passwd.as_deref(), opts.access.as_deref(), false)
-            .map_err(io::Error::other)?;
+    ) -> Result<Server, StartError> {
+        let auth = auth_files::load(opts.passwd.as_deref(), opts.access.as_deref(), false)?;
         let workers = opts.workers.max(1);
-        let sockets = net::bind_group(opts.address, workers)?;
+        let sockets =
+            net::bind_group(opts.address, workers).map_err(|source| StartError::Listen {
+                address: opts.address,
+                source,
+            })?;
         let store: Arc<dyn Store> = Arc::new(TimedStore {
             inner: store,
             stats: Arc::clone(&stats),

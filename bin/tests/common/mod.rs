@@ -14,11 +14,21 @@ pub struct Ours {
     pub guard: ChildGuard,
     pub port: u16,
     pub home: PathBuf,
+    /// Where its stderr goes, if kept (`start_logged`).
+    pub stderr_file: Option<PathBuf>,
 }
 
 impl Ours {
     pub fn addr(&self) -> SocketAddr {
         ([127, 0, 0, 1], self.port).into()
+    }
+
+    /// What it wrote on stderr so far (`start_logged`).
+    pub fn stderr(&self) -> String {
+        self.stderr_file
+            .as_ref()
+            .map(|p| std::fs::read_to_string(p).unwrap_or_default())
+            .unwrap_or_default()
     }
 
     /// Sends a signal.
@@ -54,12 +64,31 @@ pub fn start(home: &Path, extra: &[&str]) -> Ours {
 }
 
 pub fn start_on(home: &Path, addr: &str, port: u16, extra: &[&str]) -> Ours {
+    spawn(home, addr, port, extra, None)
+}
+
+/// [`start`] with its stderr kept in `home/stderr.log` ([`Ours::stderr`]).
+pub fn start_logged(home: &Path, extra: &[&str]) -> Ours {
+    spawn(
+        home,
+        "127.0.0.1",
+        free_port(),
+        extra,
+        Some(home.join("stderr.log")),
+    )
+}
+
+fn spawn(home: &Path, addr: &str, port: u16, extra: &[&str], log: Option<PathBuf>) -> Ours {
     let mut cmd = Command::new(bin());
     cmd.arg("--homedir")
         .arg(home)
         .args(["-a", addr, "-p", &port.to_string()])
         .args(extra);
-    cmd.stdout(Stdio::null()).stderr(Stdio::null());
+    let stderr = match &log {
+        Some(p) => Stdio::from(std::fs::File::create(p).unwrap()),
+        None => Stdio::null(),
+    };
+    cmd.stdout(Stdio::null()).stderr(stderr);
     let guard = ChildGuard::spawn("pyzord", &mut cmd);
     let ping_addr: SocketAddr = if addr.contains(':') {
         (std::net::Ipv6Addr::LOCALHOST, port).into()
@@ -77,6 +106,7 @@ pub fn start_on(home: &Path, addr: &str, port: u16, extra: &[&str]) -> Ours {
         guard,
         port,
         home: home.to_owned(),
+        stderr_file: log,
     }
 }
 

@@ -1,0 +1,119 @@
+//! What an administrator reads when something is wrong: the file or
+//! address and the cause, on one line, with the right hint.
+
+mod common;
+
+use std::process::Command;
+
+use pyzor_testkit::free_port;
+
+/// Runs our pyzord with `args` in `home`; (status, stdout, stderr).
+fn pyzord(home: &std::path::Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(common::bin())
+        .arg("--homedir")
+        .arg(home)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_directory_where_a_database_file_is_wanted() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("db");
+    std::fs::create_dir(&dir).unwrap();
+    let dir = dir.to_str().unwrap();
+    let port = free_port().to_string();
+    for engine in ["gdbm", "file"] {
+        let (code, _, err) = pyzord(
+            home.path(),
+            &["-a", "127.0.0.1", "-p", &port, "-e", engine, "--dsn", dir],
+        );
+        assert_eq!(code, Some(1), "{err}");
+        assert!(err.contains("is a directory"), "{engine}: {err}");
+        assert!(!err.contains("serving it"), "{engine}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+    for (from, to) in [
+        (format!("file:{dir}"), "file:copy.redb".to_owned()),
+        (format!("gdbm:{dir}"), "file:copy.redb".to_owned()),
+    ] {
+        let (code, _, err) = pyzord(home.path(), &["migrate", "--from", &from, "--to", &to]);
+        assert_ne!(code, Some(0), "{err}");
+        assert!(err.contains("is a directory"), "{err}");
+        assert!(!err.contains("serving it"), "{err}");
+    }
+}
+
+#[test]
+fn an_unreadable_passwd_file_is_not_a_listening_problem() {
+    let home = tempfile::tempdir().unwrap();
+    // a directory cannot be read as a file, even by root
+    std::fs::create_dir(home.path().join("pyzord.passwd")).unwrap();
+    let port = free_port().to_string();
+    let (code, _, err) = pyzord(
+        home.path(),
+        &["-a", "127.0.0.1", "-p", &port, "-e", "memory"],
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("pyzord.passwd"), "{err}");
+    assert!(!err.contains("cannot listen"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+#[test]
+fn stats_of_an_unreachable_redis_names_it_and_the_cause() {
+    let home = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let dsn = format!("redis:127.0.0.1,{port},,0");
+    let (code, _, err) = pyzord(home.path(), &["stats", &dsn]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains(&dsn), "{err}");
+    assert!(err.contains("Connection refused"), "{err}");
+}
+
+#[test]
+fn starting_says_where_it_listens_and_migrating_onto_records_says_so() {
+    let home = tempfile::tempdir().unwrap();
+    let mut server = common::start_logged(home.path(), &[]);
+    server.signal("TERM");
+    assert_eq!(server.wait(std::time::Duration::from_secs(10)), Some(0));
+    let err = server.stderr();
+    let first = err.lines().next().unwrap_or_default();
+    assert!(
+        first.contains(" INFO Starting pyzord server on 127.0.0.1:"),
+        "{err}"
+    );
+    assert!(
+        first.contains("file (") && first.contains(" workers."),
+        "{err}"
+    );
+
+    // a store with a record, copied twice into another
+    let src = home.path().join("pyzord.redb");
+    let client = pyzor_client::Client::new();
+    let server = common::start(home.path(), &[]);
+    client
+        .report(
+            &pyzor_client::ServerAddr::new("127.0.0.1", server.port),
+            &[pyzor_client::Digest([3; 20])],
+        )
+        .unwrap();
+    drop(server);
+    let to = format!("file:{}", home.path().join("copy.redb").display());
+    let from = format!("file:{}", src.display());
+    let (code, out, err) = pyzord(home.path(), &["migrate", "--from", &from, "--to", &to]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(!out.contains("held"), "{out}");
+    let (code, out, err) = pyzord(home.path(), &["migrate", "--from", &from, "--to", &to]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.contains("held 1 records before: 1 replaced by the copy, 0 kept"),
+        "{out}"
+    );
+}
