@@ -22,12 +22,22 @@ pub fn peers_required() -> bool {
 /// Reports a missing peer: panics under `PYZOR_REQUIRE_PEERS=1`, otherwise
 /// prints the skip message. Returns `None` for use with `?`-like early
 /// returns: `let Some(py) = testkit::skip_or_fail("...") else { return };`.
+///
+/// The message is written to the process's stderr directly, not through
+/// `eprintln!`, which the test harness captures (and shows only for a
+/// failing test): a plain `cargo test` shows which tests skipped, and why.
 pub fn missing<T>(what: &str) -> Option<T> {
-    let msg = format!("{what} not found; install the peers with `{INSTALL_HINT}`");
+    let msg = format!(
+        "{what} not found; install the peers with `{INSTALL_HINT}` \
+         (the reference pyzor is looked for in $PYZOR_PEERS_VENV, default \
+         ~/.cache/pyzor-rs/peers-venv)"
+    );
     if peers_required() {
         panic!("PYZOR_REQUIRE_PEERS=1: {msg}");
     }
-    eprintln!("skipping: {msg}");
+    let test = std::thread::current().name().unwrap_or("a test").to_owned();
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr().lock(), "skipping {test}: {msg}");
     None
 }
 
