@@ -32,3 +32,70 @@ pub fn codec_roundtrip(data: &[u8]) {
         assert_eq!(back.info, resp.info);
     }
 }
+
+/// Every configuration file parser over the same arbitrary text: the
+/// servers, accounts, passwd and access files and the ini `config` with
+/// both sections resolved. None panics; every skipped line they report is
+/// a line of the text; a server that parsed prints as something that
+/// parses back to it; the ACL answers for every user it names.
+pub fn config_files(data: &[u8]) {
+    use std::path::Path;
+
+    use crate::files::access::Acl;
+    use crate::files::accounts::Accounts;
+    use crate::files::ini::Ini;
+    use crate::files::passwd::Passwd;
+    use crate::files::servers::{ServerAddr, parse_servers};
+    use crate::files::settings::{ClientSettings, ServerSettings};
+
+    let text = String::from_utf8_lossy(data);
+    // Python's line iteration splits at \n only; a line number may also
+    // name the line after the last (an unterminated final line)
+    let lines = text.matches('\n').count() + 1;
+    let within = |errors: &[crate::files::LineError]| {
+        for e in errors {
+            assert!(e.line <= lines, "{e} past the {lines} lines");
+        }
+    };
+
+    let servers = parse_servers(Path::new("servers"), &text);
+    within(&servers.skipped);
+    for s in &servers.value {
+        assert_eq!(ServerAddr::parse(&s.to_string()).as_ref(), Ok(s), "{s}");
+    }
+    let accounts = Accounts::parse(Path::new("accounts"), &text);
+    within(&accounts.skipped);
+    for s in &servers.value {
+        let _ = accounts.value.for_server(s);
+    }
+    let passwd = Passwd::parse(Path::new("pyzord.passwd"), &text);
+    within(&passwd.skipped);
+    let acl = Acl::parse(Path::new("pyzord.access"), &text, &passwd.value);
+    within(&acl.skipped);
+    for user in acl.value.users() {
+        for op in [
+            "check",
+            "report",
+            "whitelist",
+            "info",
+            "ping",
+            "pong",
+            "nuke",
+        ] {
+            let _ = acl.value.allows(user, Some(op));
+        }
+    }
+    let _ = acl.value.allows("anonymous", None);
+    match Ini::parse(Path::new("config"), &text) {
+        Ok(ini) => {
+            let home = Path::new("/home/fuzz");
+            let config = Path::new("/home/fuzz/.pyzor/config");
+            let _ = ClientSettings::resolve(home, Some(home), config, Some(&ini), &[]);
+            let _ = ServerSettings::resolve(home, Some(home), config, Some(&ini), &[]);
+        }
+        Err(errors) => {
+            assert!(!errors.is_empty());
+            within(&errors);
+        }
+    }
+}

@@ -7,3 +7,10 @@ fn codec_corpus_replays() {
         pyzor_core::fuzzing::codec_roundtrip(&data);
     }
 }
+
+#[test]
+fn config_corpus_replays() {
+    for data in pyzor_testkit::fuzz_corpus("config", 20) {
+        pyzor_core::fuzzing::config_files(&data);
+    }
+}
