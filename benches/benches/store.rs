@@ -13,7 +13,9 @@ use pyzor_benches::bench_account;
 use pyzor_core::files::access::Acl;
 use pyzor_core::files::passwd::Passwd;
 use pyzor_core::{Account, Digest, Op, Request, ThreadId};
+use pyzord::guard::{Guard, GuardConfig};
 use pyzord::handler::{Auth, Datagram, NoHooks, handle_batch};
+use pyzord::stats::Stats;
 use pyzord::store::file::FileStore;
 use pyzord::store::memory::MemoryStore;
 use pyzord::store::redis::RedisStore;
@@ -152,10 +154,17 @@ fn handler(c: &mut Criterion) {
             })
             .collect();
         let mut replies = Vec::new();
+        // no guard: the same signed requests every iteration would
+        // otherwise be replays after the first
+        let guard = std::sync::Arc::new(Guard::new(
+            GuardConfig::off(),
+            std::sync::Arc::new(Stats::new()),
+        ));
         g.bench_function(BenchmarkId::new("batch_64_mixed", name), |b| {
             b.iter(|| {
                 black_box(handle_batch(
                     &auth,
+                    &guard,
                     &*store,
                     &NoHooks,
                     black_box(now) as SystemTime,

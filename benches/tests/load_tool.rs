@@ -87,6 +87,7 @@ fn reports_reach_the_store_and_bad_signatures_are_refused() {
             passwd: Some(passwd),
             access: Some(access),
             cleanup_age: 0,
+            guard: Default::default(),
         },
         store.clone(),
         Arc::new(NoHooks),

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use pyzor_core::files::settings::{ServerSettings, expand_home_file};
 use pyzord::forward::{self, ForwardConfig, Forwarder};
+use pyzord::guard::{GuardConfig, Network};
 use pyzord::handler::{Hooks, NoHooks};
 use pyzord::server::{Options, Server, ServerHandle};
 use pyzord::stats::Stats;
@@ -115,6 +116,32 @@ pub struct Args {
     /// listens on 127.0.0.1; off by default)
     #[arg(long = "metrics", value_name = "ADDR")]
     pub metrics: Option<String>,
+    /// answer a signed report or whitelist seen again within its time
+    /// window without applying it again (pyzor-rs; True or False; default
+    /// True)
+    #[arg(long = "replay-protection", value_name = "BOOL")]
+    pub replay_protection: Option<String>,
+    /// digests of reports and whitelists a second per source network
+    /// (pyzor-rs; default 0: no limit; over it, 429)
+    #[arg(long = "update-rate", value_name = "RATE")]
+    pub update_rate: Option<String>,
+    /// the rate limit's burst, in digests (pyzor-rs; default: the rate)
+    #[arg(long = "update-burst", value_name = "N")]
+    pub update_burst: Option<String>,
+    /// prefix length of an IPv4 source network (pyzor-rs; default 24)
+    #[arg(long = "rate-limit-ipv4-prefix", value_name = "BITS")]
+    pub rate_limit_ipv4_prefix: Option<String>,
+    /// prefix length of an IPv6 source network (pyzor-rs; default 56)
+    #[arg(long = "rate-limit-ipv6-prefix", value_name = "BITS")]
+    pub rate_limit_ipv6_prefix: Option<String>,
+    /// comma-separated users and networks (ADDR/BITS) exempt from the
+    /// rate limit and --one-report-per-network (pyzor-rs)
+    #[arg(long = "rate-limit-exempt", value_name = "LIST")]
+    pub rate_limit_exempt: Option<String>,
+    /// count one report of a digest per source network within this many
+    /// seconds (pyzor-rs; default 0: off)
+    #[arg(long = "one-report-per-network", value_name = "SECONDS")]
+    pub one_report_per_network: Option<String>,
     /// print version and exit
     #[arg(short = 'V', long = "version")]
     pub version: bool,
@@ -179,6 +206,13 @@ impl Args {
         put("UsageLogFile", self.usage_log_file.clone());
         put("PidFile", self.pid_file.clone());
         put("ForwardClientHomeDir", self.forward_client_homedir.clone());
+        put("ReplayProtection", self.replay_protection.clone());
+        put("UpdateRate", self.update_rate.clone());
+        put("UpdateBurst", self.update_burst.clone());
+        put("RateLimitIPv4Prefix", self.rate_limit_ipv4_prefix.clone());
+        put("RateLimitIPv6Prefix", self.rate_limit_ipv6_prefix.clone());
+        put("RateLimitExempt", self.rate_limit_exempt.clone());
+        put("OneReportPerNetwork", self.one_report_per_network.clone());
         o
     }
 }
@@ -212,6 +246,8 @@ pub struct Setup {
     pub address: SocketAddr,
     /// Worker threads.
     pub workers: usize,
+    /// The guards against replay and poisoning.
+    pub guard: GuardConfig,
 }
 
 /// A store to open.
@@ -292,13 +328,61 @@ pub fn resolve(args: &Args) -> Result<Setup, Fatal> {
         .map_err(|_| fatal(format!("invalid port {}", settings.port)))?;
     let address = listen_address(&settings.listen_address, port)?;
     let engine = engine(&settings, &homedir, home.as_deref())?;
+    let guard = guard_config(&settings)?;
     Ok(Setup {
         settings,
         homedir,
         engine,
         address,
         workers,
+        guard,
     })
+}
+
+/// The guards' settings, checked.
+fn guard_config(s: &ServerSettings) -> Result<GuardConfig, Fatal> {
+    let prefix = |key: &str, v: i64, max: u8| {
+        u8::try_from(v)
+            .ok()
+            .filter(|p| *p <= max)
+            .ok_or_else(|| fatal(format!("{key}: {v} is not a prefix length (0 to {max})")))
+    };
+    if s.update_rate < 0.0 || s.update_burst < 0.0 {
+        return Err(fatal("UpdateRate and UpdateBurst cannot be negative"));
+    }
+    if s.one_report_per_network < 0 {
+        return Err(fatal("OneReportPerNetwork cannot be negative"));
+    }
+    let mut config = GuardConfig {
+        replay: s.replay_protection,
+        rate: s.update_rate,
+        burst: if s.update_burst > 0.0 {
+            s.update_burst
+        } else {
+            s.update_rate.max(1.0)
+        },
+        v4_prefix: prefix("RateLimitIPv4Prefix", s.rate_limit_ipv4_prefix, 32)?,
+        v6_prefix: prefix("RateLimitIPv6Prefix", s.rate_limit_ipv6_prefix, 128)?,
+        exempt_users: Vec::new(),
+        exempt_networks: Vec::new(),
+        one_report_window: s.one_report_per_network,
+    };
+    for item in s.rate_limit_exempt.split(',').map(str::trim) {
+        if item.is_empty() {
+            continue;
+        }
+        // an address or a network, else a user name
+        let looks_like_address = item.contains('/')
+            || item.contains(':')
+            || item.chars().all(|c| c.is_ascii_digit() || c == '.');
+        if looks_like_address {
+            let n = Network::parse(item).map_err(|e| fatal(format!("RateLimitExempt: {e}")))?;
+            config.exempt_networks.push(n);
+        } else {
+            config.exempt_users.push(item.to_owned());
+        }
+    }
+    Ok(config)
 }
 
 fn listen_address(addr: &str, port: u16) -> Result<SocketAddr, Fatal> {
@@ -534,6 +618,7 @@ fn serve(args: &Args) -> Result<(), Fatal> {
         passwd: setup.settings.passwd_file.clone(),
         access: setup.settings.access_file.clone(),
         cleanup_age: setup.settings.cleanup_age,
+        guard: setup.guard.clone(),
     };
     let server =
         Server::bind(opts, Arc::clone(&store), hooks, stats).map_err(|e| fatal(e.to_string()))?;

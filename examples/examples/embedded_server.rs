@@ -27,6 +27,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             passwd: None,
             access: None,
             cleanup_age: 0,
+            guard: Default::default(),
         },
         Arc::new(MemoryStore::new()),
         Arc::new(NoHooks),

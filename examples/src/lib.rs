@@ -50,6 +50,7 @@ impl LocalServer {
                 passwd: None,
                 access: Some(access),
                 cleanup_age: 0,
+                guard: Default::default(),
             },
             Arc::new(MemoryStore::new()),
             Arc::new(NoHooks),

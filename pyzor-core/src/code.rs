@@ -15,8 +15,10 @@ impl Code {
     pub const UNAUTHORIZED: Code = Code(401);
     /// 403: the user may not use this operation.
     pub const FORBIDDEN: Code = Code(403);
-    /// 500: the server failed (database down, bad `Time` for a real user).
+    /// 500: the server failed (database down).
     pub const INTERNAL_ERROR: Code = Code(500);
+    /// 429 (ours): a source network sent more updates than its rate limit.
+    pub const TOO_MANY_REQUESTS: Code = Code(429);
     /// 501: an operation the ACL allows but the server does not know.
     pub const NOT_IMPLEMENTED: Code = Code(501);
     /// 504: client-side only, the reply did not arrive in time.
@@ -89,6 +91,10 @@ pub enum ServerError {
     /// `repr`). The reference answers 500 with Python's exception.
     #[error("Bad request: Invalid Time: {0}")]
     InvalidTime(String),
+    /// Ours: the sender's network is over its report and whitelist rate
+    /// limit (the network, `ADDR/PREFIX`).
+    #[error("Too Many Requests: update rate limit exceeded for {0}")]
+    RateLimited(String),
 }
 
 impl ServerError {
@@ -108,6 +114,7 @@ impl ServerError {
             ServerError::Forbidden => Code::FORBIDDEN,
             ServerError::NotImplemented => Code::NOT_IMPLEMENTED,
             ServerError::Internal(_) => Code::INTERNAL_ERROR,
+            ServerError::RateLimited(_) => Code::TOO_MANY_REQUESTS,
         }
     }
 

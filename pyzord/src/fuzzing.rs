@@ -3,13 +3,16 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use pyzor_core::files::access::Acl;
 use pyzor_core::files::passwd::Passwd;
 use pyzor_core::{MAX_DATAGRAM, Response};
 
+use crate::guard::{Guard, GuardConfig};
 use crate::handler::{Auth, Datagram, NoHooks, handle_batch};
+use crate::stats::Stats;
 use crate::store::gdbm::GdbmRecord;
 use crate::store::memory::MemoryStore;
 use crate::store::{Bulk, Store};
@@ -59,7 +62,17 @@ pub fn handler_batch(data: &[u8]) {
         })
         .collect();
     let mut replies = Vec::new();
-    let outcomes = handle_batch(&auth, &store, &NoHooks, now, &batch, &mut replies);
+    // every guard on, with limits the fuzzer can reach
+    let guard = Arc::new(Guard::new(
+        GuardConfig {
+            rate: 50.0,
+            burst: 20.0,
+            one_report_window: 600,
+            ..GuardConfig::default()
+        },
+        Arc::new(Stats::new()),
+    ));
+    let outcomes = handle_batch(&auth, &guard, &store, &NoHooks, now, &batch, &mut replies);
     assert_eq!(outcomes.len(), batch.len());
     assert!(replies.len() >= batch.len());
     for r in &replies[..batch.len()] {

@@ -10,6 +10,7 @@
 //! requests of a batch that need the store are applied to it in one call.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use pyzor_core::unix_secs;
@@ -22,6 +23,7 @@ use pyzor_core::{
     check_protocol_version, server_text,
 };
 
+use crate::guard::{Guard, ReplayKey, Signed, Verdict};
 use crate::store::{Record, Store, StoreError, StoreOp, Update};
 
 /// Accounts and access rules (replaced as a whole on reload).
@@ -99,6 +101,49 @@ struct Pending {
     digests: Option<Vec<String>>,
     peer: SocketAddr,
     plan: Plan,
+    /// A signed update the guard remembered (forgotten if the store fails,
+    /// so that a retry applies).
+    replay: Option<ReplayKey>,
+}
+
+/// The guard's word on an update that passed the checks (see
+/// [`crate::guard`]); other plans pass unchanged.
+fn guarded(
+    guard: &Guard,
+    plan: Plan,
+    msg: &Message<'_>,
+    user: &str,
+    peer: SocketAddr,
+    now: f64,
+) -> (Plan, Option<ReplayKey>) {
+    let Plan::Update(kind, digests) = plan else {
+        return (plan, None);
+    };
+    if !guard.active() {
+        return (Plan::Update(kind, digests), None);
+    }
+    // a signed request got here with an integer Time (it was verified)
+    let signed = (user != auth::ANONYMOUS)
+        .then(|| {
+            let time = msg
+                .get("Time")
+                .and_then(|t| pyzor_core::pycompat::py_int(t).ok())?;
+            Some(Signed {
+                user,
+                time,
+                sig: msg.get("Sig").unwrap_or_default(),
+            })
+        })
+        .flatten();
+    let key = signed.filter(|_| guard.config().replay).map(ReplayKey::of);
+    match guard.check(kind, &digests, peer, user, signed, now) {
+        Verdict::Apply(kept) => (Plan::Update(kind, kept), key),
+        Verdict::AnswerOnly => (Plan::Ok, None),
+        Verdict::Limited(network) => (
+            Plan::Error(ServerError::RateLimited(network.to_string())),
+            None,
+        ),
+    }
 }
 
 /// The checks before the operation; `Err` is the reply.
@@ -143,11 +188,20 @@ fn plan(auth: &Auth, msg: &Message<'_>, user: &str, now: SystemTime) -> Result<P
 pub struct Prepared {
     pending: Vec<Pending>,
     now: i64,
+    guard: Arc<Guard>,
 }
 
-/// Runs the checks of every datagram of a batch (first half of
-/// [`handle_batch`]).
-pub fn prepare(auth: &Auth, now: SystemTime, batch: &[Datagram<'_>]) -> Prepared {
+/// Runs the checks of every datagram of a batch, then the `guard`'s rules
+/// on its updates (first half of [`handle_batch`]).
+pub fn prepare(
+    auth: &Auth,
+    guard: &Arc<Guard>,
+    now: SystemTime,
+    batch: &[Datagram<'_>],
+) -> Prepared {
+    let now_f = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
     let keep_digests = tracing::enabled!(target: "pyzord::usage", tracing::Level::INFO);
     let mut pending = Vec::with_capacity(batch.len());
     for d in batch {
@@ -170,6 +224,7 @@ pub fn prepare(auth: &Auth, now: SystemTime, batch: &[Datagram<'_>]) -> Prepared
         } else {
             plan(auth, &msg, user, now).unwrap_or_else(Plan::Error)
         };
+        let (plan, replay) = guarded(guard, plan, &msg, user, d.peer, now_f);
         pending.push(Pending {
             thread: thread.to_owned(),
             user: user.to_owned(),
@@ -177,11 +232,13 @@ pub fn prepare(auth: &Auth, now: SystemTime, batch: &[Datagram<'_>]) -> Prepared
             digests,
             peer: d.peer,
             plan,
+            replay,
         });
     }
     Prepared {
         pending,
         now: unix_secs(now),
+        guard: Arc::clone(guard),
     }
 }
 
@@ -236,6 +293,7 @@ impl Prepared {
         Some(Prepared {
             pending: defer,
             now: self.now,
+            guard: Arc::clone(&self.guard),
         })
     }
 
@@ -263,12 +321,12 @@ impl Prepared {
     /// store read for the batch's [`StoreOp::Get`]s (or its error). Writes
     /// one reply per request into `replies` (reusing its vectors).
     pub fn finish(
-        self,
+        mut self,
         store_result: Result<Vec<Record>, StoreError>,
         hooks: &dyn Hooks,
         replies: &mut Vec<Vec<u8>>,
     ) -> Vec<Outcome> {
-        let pending = self.pending;
+        let pending = std::mem::take(&mut self.pending);
         let store_error = store_result
             .as_ref()
             .err()
@@ -289,6 +347,9 @@ impl Prepared {
             let resp = match (&p.plan, &store_error) {
                 (Plan::Error(e), _) => Response::error(thread, e),
                 (Plan::Check(_) | Plan::Info(_) | Plan::Update(..), Some(e)) => {
+                    if let Some(key) = p.replay {
+                        self.guard.forget(key);
+                    }
                     Response::error(thread, e)
                 }
                 (Plan::Ok, _) => Response::ok(thread),
@@ -329,13 +390,14 @@ impl Prepared {
 /// requests that need the store are applied to it in one call.
 pub fn handle_batch(
     auth: &Auth,
+    guard: &Arc<Guard>,
     store: &dyn Store,
     hooks: &dyn Hooks,
     now: SystemTime,
     batch: &[Datagram<'_>],
     replies: &mut Vec<Vec<u8>>,
 ) -> Vec<Outcome> {
-    let prepared = prepare(auth, now, batch);
+    let prepared = prepare(auth, guard, now, batch);
     let result = if prepared.needs_store() {
         store.apply(&prepared.ops(), prepared.now)
     } else {

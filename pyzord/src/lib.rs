@@ -31,6 +31,7 @@
 //!     passwd: None,
 //!     access: None,
 //!     cleanup_age: 0,
+//!     guard: Default::default(),
 //! };
 //! let store = Arc::new(MemoryStore::new());
 //! let server = Server::bind(options, store, Arc::new(NoHooks), Arc::new(Stats::new()))?;
@@ -58,6 +59,7 @@ pub mod forward;
 #[cfg(feature = "gdbm")]
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod guard;
 pub mod handler;
 pub mod metrics;
 // batched UDP I/O (recvmmsg/sendmmsg); public for the load tool only

@@ -86,6 +86,30 @@ pub fn render(stats: &Stats) -> String {
             "counter",
             &stats.forward_failed,
         ),
+        (
+            "pyzord_replays_total",
+            "Signed reports and whitelists seen again within their time window: answered, not applied again.",
+            "counter",
+            &stats.replays,
+        ),
+        (
+            "pyzord_rate_limited_total",
+            "Reports and whitelists refused by their source network's rate limit (429).",
+            "counter",
+            &stats.rate_limited,
+        ),
+        (
+            "pyzord_deduplicated_total",
+            "Reported digests not counted again from the same source network within the window.",
+            "counter",
+            &stats.deduplicated,
+        ),
+        (
+            "pyzord_guard_table_full_total",
+            "Requests a full guard table let through unrecorded.",
+            "counter",
+            &stats.guard_full,
+        ),
     ] {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
         let _ = writeln!(out, "{name} {}", v.load(Ordering::Relaxed));

@@ -15,6 +15,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::auth_files::{self, AuthError};
+use crate::guard::{Guard, GuardConfig};
 use crate::handler::{Auth, Datagram, Hooks, Prepared, prepare};
 use crate::net::{self, RecvBatch};
 use crate::stats::Stats;
@@ -39,12 +40,17 @@ pub struct Options {
     pub access: Option<PathBuf>,
     /// Records not updated for this many seconds are deleted (0: never).
     pub cleanup_age: i64,
+    /// The replay rule, rate limits and one report per network (see
+    /// [`crate::guard`]); `GuardConfig::default()` is the replay rule
+    /// alone.
+    pub guard: GuardConfig,
 }
 
 struct Shared {
     store: Arc<dyn Store>,
     hooks: Arc<dyn Hooks + Send + Sync>,
     auth: RwLock<Arc<Auth>>,
+    guard: Arc<Guard>,
     stats: Arc<Stats>,
     shutdown: AtomicBool,
     wake: (Mutex<()>, Condvar),
@@ -144,6 +150,7 @@ impl Server {
                 store,
                 hooks,
                 auth: RwLock::new(Arc::new(auth)),
+                guard: Arc::new(Guard::new(opts.guard.clone(), Arc::clone(&stats))),
                 stats,
                 shutdown: AtomicBool::new(false),
                 wake: (Mutex::new(()), Condvar::new()),
@@ -273,7 +280,7 @@ fn worker(sock: &Arc<UdpSocket>, shared: &Arc<Shared>) {
             .read()
             .map(|a| Arc::clone(&a))
             .unwrap_or_default();
-        let mut prepared = prepare(&auth, SystemTime::now(), &datagrams);
+        let mut prepared = prepare(&auth, &shared.guard, SystemTime::now(), &datagrams);
         // With a group-committing store, the reads are answered at once and
         // only the writes wait for the commit.
         if shared.store.defers_writes()

@@ -74,8 +74,11 @@ impl Histogram {
     }
 }
 
-/// The codes counted separately.
-pub const CODES: [u16; 9] = [200, 400, 401, 403, 500, 501, 505, 0, 0];
+/// The codes counted separately (any other is counted as `other`).
+pub const CODES: [u16; 8] = [200, 400, 401, 403, 429, 500, 501, 505];
+
+/// Counters per operation: one per code of [`CODES`], and `other`.
+const PER_OP: usize = CODES.len() + 1;
 
 /// Everything counted.
 #[derive(Debug)]
@@ -96,6 +99,14 @@ pub struct Stats {
     pub forward_sent: AtomicU64,
     /// Forwarded digests whose request failed (timeout, error reply).
     pub forward_failed: AtomicU64,
+    /// Signed updates answered as replays, not applied again.
+    pub replays: AtomicU64,
+    /// Updates refused by a source network's rate limit.
+    pub rate_limited: AtomicU64,
+    /// Reported digests not counted again from the same source network.
+    pub deduplicated: AtomicU64,
+    /// Times a guard's table was full and let a request through.
+    pub guard_full: AtomicU64,
 }
 
 impl Default for Stats {
@@ -110,14 +121,17 @@ fn op_index(op: Option<Op>) -> usize {
 }
 
 fn code_index(code: Code) -> usize {
-    CODES[..7].iter().position(|c| *c == code.0).unwrap_or(7)
+    CODES
+        .iter()
+        .position(|c| *c == code.0)
+        .unwrap_or(CODES.len())
 }
 
 impl Stats {
     /// Zeroed statistics.
     pub fn new() -> Stats {
         Stats {
-            requests: (0..7 * 8).map(|_| AtomicU64::new(0)).collect(),
+            requests: (0..7 * PER_OP).map(|_| AtomicU64::new(0)).collect(),
             latency: Histogram::new(&LATENCY_BUCKETS),
             batch_size: Histogram::new(&BATCH_BUCKETS),
             store_latency: Histogram::new(&LATENCY_BUCKETS),
@@ -125,12 +139,16 @@ impl Stats {
             forward_queued: AtomicU64::new(0),
             forward_sent: AtomicU64::new(0),
             forward_failed: AtomicU64::new(0),
+            replays: AtomicU64::new(0),
+            rate_limited: AtomicU64::new(0),
+            deduplicated: AtomicU64::new(0),
+            guard_full: AtomicU64::new(0),
         }
     }
 
     /// Counts a request.
     pub fn request(&self, op: Option<Op>, code: Code) {
-        self.requests[op_index(op) * 8 + code_index(code)].fetch_add(1, Ordering::Relaxed);
+        self.requests[op_index(op) * PER_OP + code_index(code)].fetch_add(1, Ordering::Relaxed);
     }
 
     /// (op name, code, count) for every non-zero counter.
@@ -141,11 +159,10 @@ impl Stats {
             if n == 0 {
                 continue;
             }
-            let op = Op::ALL.get(i / 8).map_or("other", |o| o.as_str());
-            let code = match i % 8 {
-                7 => "other".to_owned(),
-                k => CODES[k].to_string(),
-            };
+            let op = Op::ALL.get(i / PER_OP).map_or("other", |o| o.as_str());
+            let code = CODES
+                .get(i % PER_OP)
+                .map_or_else(|| "other".to_owned(), ToString::to_string);
             out.push((op, code, n));
         }
         out

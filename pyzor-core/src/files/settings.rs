@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::LineError;
 use super::ini::{Ini, interpolate};
-use crate::pycompat::py_int;
+use crate::pycompat::{py_float, py_int};
 
 /// A resolved key → value map for one section.
 #[derive(Debug, Clone)]
@@ -39,6 +39,13 @@ impl Resolved<'_> {
     fn int(&self, key: &str) -> Result<i64, LineError> {
         let v = self.get(key)?;
         py_int(&v).map_err(|e| LineError::new(self.path, 0, format!("{key}: {e}")))
+    }
+
+    fn float(&self, key: &str) -> Result<f64, LineError> {
+        let v = self.get(key)?;
+        py_float(&v)
+            .filter(|f| f.is_finite())
+            .ok_or_else(|| LineError::new(self.path, 0, format!("{key}: {v:?} is not a number")))
     }
 
     fn bool(&self, key: &str) -> Result<bool, LineError> {
@@ -217,7 +224,7 @@ impl ClientSettings {
 
 /// The `pyzord` server's settings (`[server]` section), with the
 /// reference's keys and defaults.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ServerSettings {
     /// `ListenAddress` (default `0.0.0.0`).
     pub listen_address: String,
@@ -263,6 +270,24 @@ pub struct ServerSettings {
     pub sentry_dsn: String,
     /// `UsageSentryDSN` (accepted, unused).
     pub usage_sentry_dsn: String,
+    /// `ReplayProtection` (ours, default `True`): a signed report or
+    /// whitelist seen again within its time window is not applied again.
+    pub replay_protection: bool,
+    /// `UpdateRate` (ours, default 0: no limit): digests of reports and
+    /// whitelists a second per source network.
+    pub update_rate: f64,
+    /// `UpdateBurst` (ours, default 0: the rate, at least 1).
+    pub update_burst: f64,
+    /// `RateLimitIPv4Prefix` (ours, default 24): an IPv4 source network.
+    pub rate_limit_ipv4_prefix: i64,
+    /// `RateLimitIPv6Prefix` (ours, default 56): an IPv6 source network.
+    pub rate_limit_ipv6_prefix: i64,
+    /// `RateLimitExempt` (ours): comma-separated users and networks the
+    /// rate limit and `OneReportPerNetwork` do not apply to.
+    pub rate_limit_exempt: String,
+    /// `OneReportPerNetwork` (ours, default 0: off): seconds during which
+    /// a digest counts one report per source network.
+    pub one_report_per_network: i64,
 }
 
 /// The reference server's defaults.
@@ -289,6 +314,14 @@ pub const SERVER_DEFAULTS: &[(&str, &str)] = &[
     ("UsageSentryDSN", ""),
     ("UsageSentryLogLevel", "WARN"),
     ("PidFile", "pyzord.pid"),
+    // pyzor-rs
+    ("ReplayProtection", "True"),
+    ("UpdateRate", "0"),
+    ("UpdateBurst", "0"),
+    ("RateLimitIPv4Prefix", "24"),
+    ("RateLimitIPv6Prefix", "56"),
+    ("RateLimitExempt", ""),
+    ("OneReportPerNetwork", "0"),
 ];
 
 impl ServerSettings {
@@ -341,6 +374,13 @@ impl ServerSettings {
             pid_file: file("PidFile")?,
             sentry_dsn: r.get("SentryDSN")?,
             usage_sentry_dsn: r.get("UsageSentryDSN")?,
+            replay_protection: r.bool("ReplayProtection")?,
+            update_rate: r.float("UpdateRate")?,
+            update_burst: r.float("UpdateBurst")?,
+            rate_limit_ipv4_prefix: r.int("RateLimitIPv4Prefix")?,
+            rate_limit_ipv6_prefix: r.int("RateLimitIPv6Prefix")?,
+            rate_limit_exempt: r.get("RateLimitExempt")?,
+            one_report_per_network: r.int("OneReportPerNetwork")?,
         })
     }
 }

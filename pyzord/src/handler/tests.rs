@@ -35,6 +35,14 @@ fn peer() -> SocketAddr {
     "127.0.0.1:40000".parse().unwrap()
 }
 
+/// No guard: pyzord 1.1.2's behaviour, which the captures record.
+fn off() -> Arc<Guard> {
+    Arc::new(Guard::new(
+        crate::guard::GuardConfig::off(),
+        Arc::new(crate::stats::Stats::new()),
+    ))
+}
+
 fn at(secs: f64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs_f64(secs)
 }
@@ -46,7 +54,7 @@ fn one(auth: &Auth, store: &dyn Store, now: SystemTime, data: &[u8]) -> String {
         len: data.len(),
         peer: peer(),
     };
-    handle_batch(auth, store, &NoHooks, now, &[d], &mut replies);
+    handle_batch(auth, &off(), store, &NoHooks, now, &[d], &mut replies);
     String::from_utf8(replies.remove(0)).unwrap()
 }
 
@@ -292,6 +300,7 @@ fn batches_count_every_digest_and_read_their_own_writes() {
     let mut replies = Vec::new();
     let outcomes = handle_batch(
         &auth,
+        &off(),
         &store,
         &NoHooks,
         at(now as f64),
@@ -398,6 +407,7 @@ fn split_batches_answer_like_whole_ones() {
     let mut whole = Vec::new();
     handle_batch(
         &auth,
+        &off(),
         &whole_store,
         &NoHooks,
         at(now as f64),
@@ -407,7 +417,7 @@ fn split_batches_answer_like_whole_ones() {
 
     // split
     let split_store = MemoryStore::new();
-    let mut stay = prepare(&auth, at(now as f64), &batch);
+    let mut stay = prepare(&auth, &off(), at(now as f64), &batch);
     let wait = stay.split_off_updates().expect("there is a write");
     assert_eq!(stay.len(), 4);
     assert_eq!(wait.len(), 3);
@@ -445,7 +455,113 @@ fn split_batches_answer_like_whole_ones() {
     assert_eq!(split, whole);
 
     // a batch without writes is not split
-    let mut reads = prepare(&auth, at(now as f64), &batch[3..]);
+    let mut reads = prepare(&auth, &off(), at(now as f64), &batch[3..]);
     assert!(reads.split_off_updates().is_none());
     assert_eq!(reads.len(), 4);
+}
+
+/// One datagram through the handler with `guard`, from `peer`.
+fn guarded_one(guard: &Arc<Guard>, store: &dyn Store, now: f64, from: &str, data: &[u8]) -> String {
+    let auth = interop_auth();
+    let mut replies = Vec::new();
+    let d = Datagram {
+        data,
+        len: data.len(),
+        peer: from.parse().unwrap(),
+    };
+    handle_batch(&auth, guard, store, &NoHooks, at(now), &[d], &mut replies);
+    String::from_utf8(replies.remove(0)).unwrap()
+}
+
+#[test]
+fn a_replayed_signed_report_counts_once_and_is_answered_alike() {
+    let now = 1_795_315_720;
+    let interop = Account {
+        user: "interop".into(),
+        salt: String::new(),
+        key: INTEROP_KEY.into(),
+    };
+    let report = signed(Op::Report, vec![digest(3)], &interop, now);
+    let check = || {
+        let mut r = Request::new(Op::Check, vec![digest(3)], ThreadId(5000));
+        r.sign(&Account::anonymous(), now);
+        r.to_bytes()
+    };
+    // the default guard: the replay rule
+    let stats = Arc::new(crate::stats::Stats::new());
+    let guard = Arc::new(Guard::new(
+        crate::guard::GuardConfig::default(),
+        Arc::clone(&stats),
+    ));
+    let store = MemoryStore::new();
+    let first = guarded_one(&guard, &store, now as f64, "192.0.2.1:1000", &report);
+    let again = guarded_one(
+        &guard,
+        &store,
+        now as f64 + 5.0,
+        "198.51.100.7:2000",
+        &report,
+    );
+    assert_eq!(first, "Code: 200\nDiag: OK\nPV: 2.1\nThread: 4242\n\n");
+    assert_eq!(again, first);
+    let counted = guarded_one(&guard, &store, now as f64 + 6.0, "192.0.2.1:1000", &check());
+    assert!(counted.ends_with("Count: 1\nWL-Count: 0\n\n"), "{counted}");
+    assert_eq!(stats.replays.load(std::sync::atomic::Ordering::Relaxed), 1);
+    // a report the store failed to apply is forgotten: its retry applies
+    let down = guarded_one(
+        &guard,
+        &Down,
+        now as f64,
+        "192.0.2.1:1000",
+        &signed(Op::Report, vec![digest(4)], &interop, now),
+    );
+    assert!(down.starts_with("Code: 500\n"), "{down}");
+    let retried = signed(Op::Report, vec![digest(4)], &interop, now);
+    let r = guarded_one(&guard, &store, now as f64 + 1.0, "192.0.2.1:1000", &retried);
+    assert!(r.starts_with("Code: 200\n"), "{r}");
+    assert_eq!(
+        stats.replays.load(std::sync::atomic::Ordering::Relaxed),
+        1,
+        "the retry was not taken for a replay"
+    );
+    // pyzord 1.1.2 applies it twice
+    let store = MemoryStore::new();
+    for _ in 0..2 {
+        guarded_one(&off(), &store, now as f64, "192.0.2.1:1000", &report);
+    }
+    let counted = guarded_one(&off(), &store, now as f64, "192.0.2.1:1000", &check());
+    assert!(counted.ends_with("Count: 2\nWL-Count: 0\n\n"), "{counted}");
+}
+
+#[test]
+fn over_the_rate_limit_is_a_429_naming_the_network() {
+    let now = 1_795_315_720.0;
+    let guard = Arc::new(Guard::new(
+        crate::guard::GuardConfig {
+            rate: 1.0,
+            burst: 2.0,
+            ..crate::guard::GuardConfig::default()
+        },
+        Arc::new(crate::stats::Stats::new()),
+    ));
+    let store = MemoryStore::new();
+    let report = |d: u8| {
+        let mut r = Request::new(Op::Report, vec![digest(d)], ThreadId(4000 + u16::from(d)));
+        r.sign(&Account::anonymous(), now as i64);
+        r.to_bytes()
+    };
+    for d in 1..=2 {
+        let r = guarded_one(&guard, &store, now, "192.0.2.1:1", &report(d));
+        assert!(r.starts_with("Code: 200\n"), "{r}");
+    }
+    let r = guarded_one(&guard, &store, now, "192.0.2.99:1", &report(3));
+    assert_eq!(
+        r,
+        "Code: 429\nDiag: Too Many Requests: update rate limit exceeded for 192.0.2.0/24\nPV: 2.1\nThread: 4003\n\n"
+    );
+    // checks are not limited, and nothing of the refused report is stored
+    let mut c = Request::new(Op::Check, vec![digest(3)], ThreadId(6000));
+    c.sign(&Account::anonymous(), now as i64);
+    let r = guarded_one(&guard, &store, now, "192.0.2.1:1", &c.to_bytes());
+    assert!(r.ends_with("Count: 0\nWL-Count: 0\n\n"), "{r}");
 }
