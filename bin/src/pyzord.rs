@@ -456,7 +456,7 @@ pub fn open_store(engine: &Engine, cleanup_age: i64) -> Result<Arc<dyn Store>, F
         })?),
         Engine::Memory => Arc::new(MemoryStore::new()),
         Engine::Redis(dsn) => Arc::new(
-            RedisStore::open(dsn, cleanup_age).map_err(|e| fatal(pyzord::admin::causes(&e)))?,
+            RedisStore::open(dsn, cleanup_age).map_err(|e| fatal(pyzord::store::causes(&e)))?,
         ),
         Engine::Gdbm(p) => Arc::new(GdbmStore::open(p).map_err(|e| {
             fatal(format!(

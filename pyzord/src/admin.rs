@@ -99,25 +99,10 @@ impl DbSpec {
             }
             DbSpec::Redis(dsn) => Box::new(
                 RedisStore::open(dsn, cleanup_age)
-                    .map_err(|e| format!("{self}: {}", causes(&e)))?,
+                    .map_err(|e| format!("{self}: {}", crate::store::causes(&e)))?,
             ),
         })
     }
-}
-
-/// An error and its causes, as one line (`Database temporarily
-/// unavailable.: Connection refused (os error 111)`).
-pub fn causes(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let more = s.to_string();
-        if !text.contains(&more) {
-            text = format!("{}: {more}", text.trim_end_matches('.'));
-        }
-        source = s.source();
-    }
-    text
 }
 
 impl std::fmt::Display for DbSpec {
@@ -418,7 +403,7 @@ pub fn run_migrate(
     let before = match dest.count() {
         Ok(n) => n,
         Err(e) => {
-            let _ = writeln!(err, "pyzord migrate: {to}: {}", causes(&e));
+            let _ = writeln!(err, "pyzord migrate: {to}: {}", crate::store::causes(&e));
             return 1;
         }
     };
@@ -459,7 +444,7 @@ pub fn run_migrate(
             0
         }
         Err(e) => {
-            let _ = writeln!(err, "pyzord migrate: {}", causes(&e));
+            let _ = writeln!(err, "pyzord migrate: {}", crate::store::causes(&e));
             1
         }
     }
@@ -482,7 +467,7 @@ pub fn run_stats(db: &DbSpec, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
             0
         }
         Err(e) => {
-            let _ = writeln!(err, "pyzord stats: {db}: {}", causes(&e));
+            let _ = writeln!(err, "pyzord stats: {db}: {}", crate::store::causes(&e));
             1
         }
     }

@@ -331,9 +331,6 @@ impl Prepared {
             .as_ref()
             .err()
             .map(|e| ServerError::Internal(e.to_string()));
-        if let Some(e) = &store_error {
-            tracing::error!("store: {e}");
-        }
         let records = store_result.unwrap_or_default();
         // The records come in the order of the Gets, which is the order of
         // the checks and infos: the k-th of them gets the k-th record.

@@ -105,6 +105,18 @@ pub fn render(stats: &Stats) -> String {
             &stats.deduplicated,
         ),
         (
+            "pyzord_store_outages_total",
+            "Times the store became unavailable (Redis down or paused).",
+            "counter",
+            &stats.store_outages,
+        ),
+        (
+            "pyzord_store_unavailable",
+            "1 while the store is unavailable: requests that need it are answered with an error at once.",
+            "gauge",
+            &stats.store_down,
+        ),
+        (
             "pyzord_guard_table_full_total",
             "Requests a full guard table let through unrecorded.",
             "counter",

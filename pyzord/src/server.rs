@@ -69,27 +69,166 @@ pub struct ServerHandle {
     shared: Arc<Shared>,
 }
 
-/// Times the store's calls into the statistics.
-struct TimedStore {
+/// How often a batch is let through to a store that is unavailable, to
+/// find out whether it is back.
+const PROBE_INTERVAL: Duration = Duration::from_millis(200);
+
+/// Non-outage store errors are logged at most this often.
+const ERROR_LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+/// The store as the workers use it: its calls timed into the statistics,
+/// and its outages watched. When it becomes unavailable
+/// ([`StoreError::Unavailable`]: Redis down or paused), one line is logged
+/// and the outage counted, and later batches are answered at once with
+/// the same error instead of each waiting for a timeout, but for one
+/// batch every [`PROBE_INTERVAL`] that is let through to find out when it
+/// is back (one line again). Other store errors are logged at most once
+/// per [`ERROR_LOG_INTERVAL`].
+struct MonitoredStore {
     inner: Arc<dyn Store>,
-    stats: Arc<Stats>,
+    monitor: Monitor,
 }
 
-impl Store for TimedStore {
+/// The health of a store, shared with the completions of its batches.
+#[derive(Clone)]
+struct Monitor {
+    stats: Arc<Stats>,
+    health: Arc<Mutex<Health>>,
+    /// The store, as it describes itself.
+    name: String,
+}
+
+#[derive(Default)]
+struct Health {
+    outage: Option<Outage>,
+    /// Other errors since the last line about them.
+    errors: u64,
+    errors_logged: Option<Instant>,
+}
+
+struct Outage {
+    since: Instant,
+    last_probe: Instant,
+    probing: bool,
+    refused: u64,
+    cause: String,
+}
+
+impl MonitoredStore {
+    fn new(inner: Arc<dyn Store>, stats: Arc<Stats>) -> MonitoredStore {
+        let name = inner.describe();
+        MonitoredStore {
+            inner,
+            monitor: Monitor {
+                stats,
+                health: Arc::new(Mutex::new(Health::default())),
+                name,
+            },
+        }
+    }
+}
+
+impl Monitor {
+    fn health(&self) -> std::sync::MutexGuard<'_, Health> {
+        self.health.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// During an outage: the error to answer with at once, or `None` when
+    /// this batch is the probe (or there is no outage).
+    fn short_circuit(&self) -> Option<StoreError> {
+        let mut h = self.health();
+        let o = h.outage.as_mut()?;
+        if !o.probing && o.last_probe.elapsed() >= PROBE_INTERVAL {
+            o.probing = true;
+            o.last_probe = Instant::now();
+            return None;
+        }
+        o.refused += 1;
+        Some(StoreError::unavailable(std::io::Error::other(
+            o.cause.clone(),
+        )))
+    }
+
+    /// Notes how a batch went.
+    fn observe<T>(&self, result: &Result<T, StoreError>) {
+        let mut h = self.health();
+        match result {
+            Err(StoreError::Unavailable(cause)) => match h.outage.as_mut() {
+                Some(o) => o.probing = false,
+                None => {
+                    let cause = crate::store::causes(cause.as_ref());
+                    tracing::error!(
+                        "The {} store is unavailable: {cause}. Requests that need it get \
+                         \"Database temporarily unavailable.\" until it is back.",
+                        self.name
+                    );
+                    self.stats.store_outages.fetch_add(1, Ordering::Relaxed);
+                    self.stats.store_down.store(1, Ordering::Relaxed);
+                    let now = Instant::now();
+                    h.outage = Some(Outage {
+                        since: now,
+                        last_probe: now,
+                        probing: false,
+                        refused: 0,
+                        cause,
+                    });
+                }
+            },
+            other => {
+                if let Some(o) = h.outage.take() {
+                    tracing::warn!(
+                        "The {} store is back after {:.1} s ({} batches answered with an error meanwhile).",
+                        self.name,
+                        o.since.elapsed().as_secs_f64(),
+                        o.refused
+                    );
+                    self.stats.store_down.store(0, Ordering::Relaxed);
+                }
+                if let Err(e) = other {
+                    h.errors += 1;
+                    if h.errors_logged
+                        .is_none_or(|t| t.elapsed() >= ERROR_LOG_INTERVAL)
+                    {
+                        tracing::error!(
+                            "store error ({} since the last such line): {}",
+                            h.errors,
+                            crate::store::causes(e)
+                        );
+                        h.errors = 0;
+                        h.errors_logged = Some(Instant::now());
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Store for MonitoredStore {
     fn apply(&self, ops: &[StoreOp], now: i64) -> Result<Vec<Record>, StoreError> {
+        if let Some(e) = self.monitor.short_circuit() {
+            return Err(e);
+        }
         let t = Instant::now();
         let r = self.inner.apply(ops, now);
-        self.stats.store_latency.observe_duration(t.elapsed());
+        self.monitor
+            .stats
+            .store_latency
+            .observe_duration(t.elapsed());
+        self.monitor.observe(&r);
         r
     }
     fn apply_then(&self, ops: Vec<StoreOp>, now: i64, done: Completion) {
+        if let Some(e) = self.monitor.short_circuit() {
+            return done(Err(e));
+        }
         let t = Instant::now();
-        let stats = Arc::clone(&self.stats);
+        let monitor = self.monitor.clone();
         self.inner.apply_then(
             ops,
             now,
             Box::new(move |r| {
-                stats.store_latency.observe_duration(t.elapsed());
+                monitor.stats.store_latency.observe_duration(t.elapsed());
+                monitor.observe(&r);
                 done(r);
             }),
         );
@@ -141,10 +280,7 @@ impl Server {
                 address: opts.address,
                 source,
             })?;
-        let store: Arc<dyn Store> = Arc::new(TimedStore {
-            inner: store,
-            stats: Arc::clone(&stats),
-        });
+        let store: Arc<dyn Store> = Arc::new(MonitoredStore::new(store, Arc::clone(&stats)));
         Ok(Server {
             shared: Arc::new(Shared {
                 store,

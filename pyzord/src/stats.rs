@@ -107,6 +107,10 @@ pub struct Stats {
     pub deduplicated: AtomicU64,
     /// Times a guard's table was full and let a request through.
     pub guard_full: AtomicU64,
+    /// Times the store became unavailable.
+    pub store_outages: AtomicU64,
+    /// 1 while the store is unavailable, else 0.
+    pub store_down: AtomicU64,
 }
 
 impl Default for Stats {
@@ -143,6 +147,8 @@ impl Stats {
             rate_limited: AtomicU64::new(0),
             deduplicated: AtomicU64::new(0),
             guard_full: AtomicU64::new(0),
+            store_outages: AtomicU64::new(0),
+            store_down: AtomicU64::new(0),
         }
     }
 

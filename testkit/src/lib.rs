@@ -258,7 +258,8 @@ pub struct Redis {
     pub guard: ChildGuard,
     /// Its port on 127.0.0.1.
     pub port: u16,
-    _dir: tempfile::TempDir,
+    /// Its data directory, when it is its own.
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl Redis {
@@ -271,8 +272,41 @@ impl Redis {
     /// [`Redis::start`] on a given port (to bring a server back where a
     /// stopped one was).
     pub fn start_on(port: u16) -> Option<Redis> {
-        let bin = require_redis_server()?;
         let dir = tempfile::tempdir().expect("tempdir");
+        let (guard, port) = Redis::spawn(port, dir.path(), &["--appendonly", "no"])?;
+        Some(Redis {
+            guard,
+            port,
+            _dir: Some(dir),
+        })
+    }
+
+    /// A redis-server whose data survives a kill -9 (every write is in its
+    /// append-only file, synced before Redis answers), kept in `dir`, so
+    /// that one started again on the same `dir` has every acknowledged
+    /// write; its DEBUG command is on (DEBUG SLEEP pauses it).
+    pub fn start_durable(port: u16, dir: &Path) -> Option<Redis> {
+        let (guard, port) = Redis::spawn(
+            port,
+            dir,
+            &[
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--enable-debug-command",
+                "yes",
+            ],
+        )?;
+        Some(Redis {
+            guard,
+            port,
+            _dir: None,
+        })
+    }
+
+    fn spawn(port: u16, dir: &Path, extra: &[&str]) -> Option<(ChildGuard, u16)> {
+        let bin = require_redis_server()?;
         let guard = ChildGuard::spawn(
             "redis-server",
             Command::new(bin)
@@ -283,11 +317,10 @@ impl Redis {
                     "127.0.0.1",
                     "--save",
                     "",
-                    "--appendonly",
-                    "no",
                 ])
+                .args(extra)
                 .arg("--dir")
-                .arg(dir.path())
+                .arg(dir)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null()),
         );
@@ -295,11 +328,17 @@ impl Redis {
             std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
         });
         assert!(up, "redis-server did not start on port {port}");
-        Some(Redis {
-            guard,
-            port,
-            _dir: dir,
-        })
+        Some((guard, port))
+    }
+
+    /// Runs `redis-cli` with these arguments against it; its stdout.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .expect("redis-cli runs");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 }
 

@@ -109,8 +109,10 @@ pub struct FileStore {
     committer: Mutex<Option<JoinHandle<()>>>,
 }
 
+/// A failure of the database file (disk full, I/O error, read-only): the
+/// store is there, and reads may still work where writes fail.
 fn db_err(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
-    StoreError::unavailable(e)
+    StoreError::Rejected(Box::new(e))
 }
 
 /// `true` if the file starts like a GNU dbm database (either byte order,

@@ -142,10 +142,16 @@ pub enum StoreOp {
 /// Why a store failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The database cannot be reached (Redis down, …). The text pyzord
-    /// answers with is the reference's.
+    /// The database cannot be reached (Redis down, paused, unreachable).
+    /// The text pyzord answers with is the reference's. The server then
+    /// answers at once until the database is back (see `server`).
     #[error("Database temporarily unavailable.")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The database is there but failed the operation (Redis full under
+    /// `noeviction` or read-only; a file that cannot be written): the
+    /// reference's text too, but other operations may still work.
+    #[error("Database temporarily unavailable.")]
+    Rejected(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// A stored record cannot be read.
     #[error("invalid record for {digest}: {reason}")]
     Corrupt {
@@ -164,6 +170,21 @@ impl StoreError {
     pub fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
         StoreError::Unavailable(Box::new(e))
     }
+}
+
+/// An error and its causes, as one line (`Database temporarily
+/// unavailable.: Connection refused (os error 111)`).
+pub fn causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text = format!("{}: {more}", text.trim_end_matches('.'));
+        }
+        source = s.source();
+    }
+    text
 }
 
 /// What [`Store::apply_then`] calls with the batch's result.

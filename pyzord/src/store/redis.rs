@@ -7,12 +7,16 @@
 //! `wl_updated` (integers; absent means 0). A report is `HINCRBY r_count 1`,
 //! `HSETNX r_entered now`, `HSET r_updated now`, `EXPIRE cleanup-age`, as
 //! the reference does; a whitelist the same with `wl_*`. A whole batch —
-//! reads and updates, in order — is one `MULTI`/`EXEC` pipeline: one round
-//! trip, atomic. The DSN is the reference's `host,port,password,db`.
+//! reads and updates, in order — is one pipeline, one round trip: a
+//! `MULTI`/`EXEC` transaction when it writes. The DSN is the reference's
+//! `host,port,password,db`.
 //!
 //! When Redis is down, requests get the reference's 500 `Database
-//! temporarily unavailable.`; connections are re-established on the next
-//! batch; every network operation has a timeout, so nothing hangs.
+//! temporarily unavailable.` ([`StoreError::Unavailable`]; the server then
+//! answers at once until it is back); when it answers with an error (full,
+//! read-only) the same text ([`StoreError::Rejected`]). A failed
+//! connection is dropped and the next batch makes a new one; every network
+//! operation has a timeout, so nothing hangs.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -154,10 +158,9 @@ impl RedisStore {
                 self.release(con);
                 Ok(v)
             }
-            Err(e) => {
-                tracing::error!("Redis error: {e}");
-                Err(StoreError::unavailable(e))
-            }
+            // a connection that failed is dropped here; the next call
+            // makes a new one
+            Err(e) => Err(classify(e)),
         }
     }
 
@@ -181,6 +184,16 @@ impl RedisStore {
                 cursor = next;
             }
         })
+    }
+}
+
+/// A Redis error as a store error: the connection failed (refused,
+/// dropped, timed out) or Redis answered with an error (full, read-only).
+fn classify(e: redis::RedisError) -> StoreError {
+    if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() || e.is_connection_refusal() {
+        StoreError::unavailable(e)
+    } else {
+        StoreError::Rejected(Box::new(e))
     }
 }
 
@@ -319,7 +332,12 @@ impl Store for RedisStore {
         let mut read_keys = Vec::new();
         let values: Vec<Value> = self.with_connection(|c| {
             let mut p = redis::pipe();
-            p.atomic();
+            // a batch that writes is one MULTI/EXEC; one that only reads
+            // needs no transaction (and a full Redis refuses MULTI, while
+            // it still answers reads)
+            if ops.iter().any(|o| matches!(o, StoreOp::Update(..))) {
+                p.atomic();
+            }
             for op in ops {
                 match op {
                     StoreOp::Get(d) => {
