@@ -11,11 +11,21 @@
 //! by the next. Batches of reads only are served directly by the workers
 //! from a read transaction (redb is MVCC: readers never wait for the
 //! writer).
+//!
+//! A write that fails (disk full, read-only, an I/O or fsync error) fails
+//! its batches, which are not acknowledged; redb then refuses every write
+//! until the database is opened again, while reads go on. The committer
+//! refuses write batches at once meanwhile, and at most once a second
+//! checks whether the directory takes a 1 MiB file; when it does, it opens
+//! the database again (redb repairs it from its last commit; readers wait
+//! for that) and writing goes on.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, SyncSender};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use pyzor_core::Digest;
 use redb::{
@@ -101,9 +111,79 @@ enum Job {
     },
 }
 
+/// The open database, which the committer may open again after a failed
+/// write (see the module documentation).
+struct Slot {
+    db: RwLock<Option<Arc<Database>>>,
+    path: PathBuf,
+}
+
+impl Slot {
+    /// The database, for one transaction.
+    fn get(&self) -> Result<Arc<Database>, StoreError> {
+        let db = self.db.read().unwrap_or_else(|e| e.into_inner());
+        db.clone().ok_or_else(|| {
+            StoreError::Other(format!(
+                "{}: the database could not be opened again after a failed write",
+                self.path.display()
+            ))
+        })
+    }
+
+    /// Closes the database and opens it again (redb repairs a database
+    /// whose last write failed). New readers wait meanwhile; the ones in
+    /// progress are waited for, at most 10 s.
+    fn reopen(&self) -> Result<(), StoreError> {
+        let mut slot = self.db.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(mut old) = slot.take() {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                match Arc::try_unwrap(old) {
+                    Ok(db) => {
+                        drop(db);
+                        break;
+                    }
+                    Err(again) if Instant::now() < deadline => {
+                        old = again;
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    Err(again) => {
+                        *slot = Some(again);
+                        return Err(StoreError::Other(
+                            "readers held the database for 10 s; not opened again".into(),
+                        ));
+                    }
+                }
+            }
+        }
+        let db = Database::create(&self.path)
+            .map_err(|e| StoreError::Other(format!("{}: {e}", self.path.display())))?;
+        *slot = Some(Arc::new(db));
+        Ok(())
+    }
+
+    /// Whether the database's directory takes a 1 MiB file now (written,
+    /// synced and removed): worth opening the database again.
+    fn writable(&self) -> bool {
+        let dir = match self.path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        let probe = dir.join(format!(".pyzord-space-probe-{}", std::process::id()));
+        let ok = std::fs::File::create(&probe)
+            .and_then(|mut f| {
+                f.write_all(&vec![0u8; 1 << 20])?;
+                f.sync_all()
+            })
+            .is_ok();
+        let _ = std::fs::remove_file(&probe);
+        ok
+    }
+}
+
 /// The durable file store.
 pub struct FileStore {
-    db: Arc<Database>,
+    db: Arc<Slot>,
     path: PathBuf,
     jobs: Mutex<Option<SyncSender<Job>>>,
     committer: Mutex<Option<JoinHandle<()>>>,
@@ -147,7 +227,10 @@ impl FileStore {
         let txn = db.begin_write().map_err(db_err)?;
         txn.open_table(DIGESTS).map_err(db_err)?;
         txn.commit().map_err(db_err)?;
-        let db = Arc::new(db);
+        let db = Arc::new(Slot {
+            db: RwLock::new(Some(Arc::new(db))),
+            path: path.to_owned(),
+        });
         let (tx, rx) = mpsc::sync_channel(QUEUE);
         let committer_db = Arc::clone(&db);
         let committer = std::thread::Builder::new()
@@ -177,7 +260,7 @@ impl FileStore {
 
     /// Serves a batch of reads from a read transaction.
     fn read(&self, ops: &[StoreOp]) -> Result<Vec<Record>, StoreError> {
-        let txn = self.db.begin_read().map_err(db_err)?;
+        let txn = self.db.get()?.begin_read().map_err(db_err)?;
         let table = txn.open_table(DIGESTS).map_err(db_err)?;
         let mut out = Vec::with_capacity(ops.len());
         for op in ops {
@@ -197,7 +280,7 @@ impl FileStore {
 
 impl Bulk for FileStore {
     fn count(&self) -> Result<u64, StoreError> {
-        let txn = self.db.begin_read().map_err(db_err)?;
+        let txn = self.db.get()?.begin_read().map_err(db_err)?;
         let table = txn.open_table(DIGESTS).map_err(db_err)?;
         table.len().map_err(db_err)
     }
@@ -206,7 +289,7 @@ impl Bulk for FileStore {
         &self,
         f: &mut dyn FnMut(Result<(Digest, Record), StoreError>),
     ) -> Result<(), StoreError> {
-        let txn = self.db.begin_read().map_err(db_err)?;
+        let txn = self.db.get()?.begin_read().map_err(db_err)?;
         let table = txn.open_table(DIGESTS).map_err(db_err)?;
         for item in table.iter().map_err(db_err)? {
             let (k, v) = item.map_err(db_err)?;
@@ -216,7 +299,7 @@ impl Bulk for FileStore {
     }
 
     fn put_all(&self, records: &[(Digest, Record)]) -> Result<(), StoreError> {
-        let txn = self.db.begin_write().map_err(db_err)?;
+        let txn = self.db.get()?.begin_write().map_err(db_err)?;
         {
             let mut table = txn.open_table(DIGESTS).map_err(db_err)?;
             for (d, r) in records {
@@ -250,7 +333,10 @@ type Completed = Vec<(Completion, Result<Vec<Record>, StoreError>)>;
 /// The committer: applies every queued batch in one write transaction,
 /// commits once, then hands the batches to the completer thread (which
 /// sends their replies) and goes on with the next group at once.
-fn committer(db: &Database, rx: &Receiver<Job>) {
+fn committer(slot: &Slot, rx: &Receiver<Job>) {
+    // a write failed: redb refuses writes until the database is opened
+    // again (when the disk takes writes again)
+    let mut failed: Option<Instant> = None;
     let (done_tx, done_rx) = mpsc::sync_channel::<Completed>(64);
     let completer = std::thread::Builder::new()
         .name("pyzord-complete".into())
@@ -285,6 +371,28 @@ fn committer(db: &Database, rx: &Receiver<Job>) {
                 Err(_) => break,
             }
         }
+        if let Some(at) = failed
+            && at.elapsed() >= Duration::from_secs(1)
+        {
+            if slot.writable() {
+                match slot.reopen() {
+                    Ok(()) => {
+                        tracing::warn!(
+                            "{}: opened again after a failed write; writing goes on",
+                            slot.path.display()
+                        );
+                        failed = None;
+                    }
+                    Err(e) => {
+                        tracing::error!("{e}");
+                        failed = Some(Instant::now());
+                    }
+                }
+            } else {
+                failed = Some(Instant::now());
+            }
+        }
+        let db = slot.get();
         let mut applies = Vec::new();
         for job in group {
             match job {
@@ -294,7 +402,11 @@ fn committer(db: &Database, rx: &Receiver<Job>) {
                     from,
                     reply,
                 } => {
-                    let _ = reply.send(expire_chunk(db, cutoff, from));
+                    let r = match (&db, failed) {
+                        (Ok(db), None) => expire_chunk(db, cutoff, from),
+                        _ => Err(not_writable(&slot.path)),
+                    };
+                    let _ = reply.send(r);
                 }
             }
         }
@@ -302,6 +414,10 @@ fn committer(db: &Database, rx: &Receiver<Job>) {
             continue;
         }
         let result = (|| -> Result<Vec<Result<Vec<Record>, StoreError>>, StoreError> {
+            if failed.is_some() {
+                return Err(not_writable(&slot.path));
+            }
+            let db = db?;
             let txn = db.begin_write().map_err(db_err)?;
             let mut results = Vec::with_capacity(applies.len());
             {
@@ -320,10 +436,23 @@ fn committer(db: &Database, rx: &Receiver<Job>) {
                 .map(|((_, _, done), r)| (done, r))
                 .collect(),
             Err(e) => {
-                let text = e.to_string();
+                if failed.is_none() {
+                    failed = Some(Instant::now());
+                }
+                let text = match &e {
+                    StoreError::Rejected(cause) => crate::store::causes(cause.as_ref()),
+                    other => other.to_string(),
+                };
                 applies
                     .into_iter()
-                    .map(|(_, _, done)| (done, Err(StoreError::Other(text.clone()))))
+                    .map(|(_, _, done)| {
+                        (
+                            done,
+                            Err(StoreError::Rejected(Box::new(std::io::Error::other(
+                                text.clone(),
+                            )))),
+                        )
+                    })
                     .collect()
             }
         };
@@ -333,6 +462,14 @@ fn committer(db: &Database, rx: &Receiver<Job>) {
     if let Ok(h) = completer {
         let _ = h.join();
     }
+}
+
+/// The error of a write while the database refuses writes.
+fn not_writable(path: &Path) -> StoreError {
+    StoreError::Rejected(Box::new(std::io::Error::other(format!(
+        "{}: a write failed (disk full, read-only or an I/O error); writes are refused until the disk takes them again",
+        path.display()
+    ))))
 }
 
 fn expire_chunk(
