@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Overload: pyzord (durable file store) driven at 3x what it serves.
+#
+#   scripts/bench-overload.sh [--seconds S] [--factor F] [--ops MIX]
+#
+# Measures the peak (pyzor-load, closed loop: 2 sockets x window 128) of
+# fresh reports (each a new digest: the file store's costliest work),
+# then offers F times that rate open-loop (--rate) for S seconds while
+# sampling pyzord's RSS every second, and prints the answered rate
+# against the peak, the latency of what was answered, the losses (no
+# reply within 1 s: the kernel dropped them) and RSS over time.
+# pyzord runs on a free loopback port in a temporary directory and is
+# stopped by PID at the end, also on error.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+seconds=20 factor=3 ops="report=100"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --seconds) seconds=$2; shift 2 ;;
+    --factor) factor=$2; shift 2 ;;
+    --ops) ops=$2; shift 2 ;;
+    *) echo "usage: $0 [--seconds S] [--factor F] [--ops MIX]" >&2; exit 2 ;;
+  esac
+done
+
+cargo build -q --release -p pyzor-rs -p pyzor-benches --bin pyzord --bin pyzor-load
+
+tmp=$(mktemp -d)
+port=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+target/release/pyzord --homedir "$tmp" -a 127.0.0.1 -p "$port" 2>"$tmp/pyzord.log" &
+pid=$!
+trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
+for _ in $(seq 100); do
+  target/release/pyzor-load "127.0.0.1:$port" --ops ping=1 --requests 1 --duration 1 --json 2>/dev/null \
+    | grep -q '"answered": 1' && break
+  sleep 0.1
+done
+rss() { awk '/VmRSS/ {print $2}' "/proc/$pid/status"; }
+idle=$(rss)
+
+peak_json=$(target/release/pyzor-load "127.0.0.1:$port" --ops "$ops" --keys fresh --duration 10 --json)
+peak=$(python3 -c 'import json,sys; print(round(json.loads(sys.argv[1])["requests_per_second"]))' "$peak_json")
+rate=$((peak * factor))
+after_peak=$(rss)
+
+target/release/pyzor-load "127.0.0.1:$port" --ops "$ops" --keys fresh --rate "$rate" \
+  --sockets 4 --window 4096 --timeout-ms 5000 --duration "$seconds" --json >"$tmp/over.json" &
+load=$!
+samples=()
+for s in $(seq "$seconds"); do
+  sleep 1
+  samples+=("$s:$(rss)")
+done
+wait "$load"
+python3 - "$peak" "$rate" "$idle" "$after_peak" "$tmp/over.json" "${samples[@]}" <<'PY'
+import json, sys
+peak, rate, idle, after_peak = map(int, sys.argv[1:5])
+over = json.load(open(sys.argv[5]))
+samples = [tuple(map(int, s.split(":"))) for s in sys.argv[6:]]
+ans = over["requests_per_second"]
+print(f"peak (closed loop):        {peak} req/s")
+print(f"offered (open loop):       {rate} req/s ({rate / peak:.1f}x the peak)")
+print(f"answered under overload:   {ans:.0f} req/s = {ans / peak:.0%} of the peak")
+print(f"latency of the answered:   p50 {over['p50_us'] / 1000:.1f} ms, p99 {over['p99_us'] / 1000:.1f} ms, p99.9 {over['p999_us'] / 1000:.1f} ms")
+print(f"sent {over['sent']}, answered {over['answered']}, lost {over['lost']} (no reply within 5 s, the reference client's timeout)")
+print(f"RSS: idle {idle / 1024:.1f} MiB, after the peak run {after_peak / 1024:.1f} MiB")
+print("RSS under overload (s: MiB): " + ", ".join(f"{s}: {kb / 1024:.1f}" for s, kb in samples))
+print(f"RSS max under overload: {max(kb for _, kb in samples) / 1024:.1f} MiB")
+PY
