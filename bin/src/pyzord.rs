@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use pyzor_core::files::settings::{ServerSettings, expand_home_file};
+use pyzord::admin::{Database, STATS_SOCKET, StatsSocket};
 use pyzord::forward::{self, ForwardConfig, Forwarder};
 use pyzord::guard::{GuardConfig, Network};
 use pyzord::handler::{Hooks, NoHooks};
@@ -439,7 +440,7 @@ fn engine(s: &ServerSettings, homedir: &Path, home: Option<&Path>) -> Result<Eng
 }
 
 /// Opens the store of an engine.
-pub fn open_store(engine: &Engine, cleanup_age: i64) -> Result<Arc<dyn Store>, Fatal> {
+pub fn open_store(engine: &Engine, cleanup_age: i64) -> Result<Arc<dyn Database>, Fatal> {
     let directory = |p: &Path, what: &str| {
         fatal(format!(
             "{}: is a directory; {what} is a file (name one with --dsn)",
@@ -454,7 +455,7 @@ pub fn open_store(engine: &Engine, cleanup_age: i64) -> Result<Arc<dyn Store>, F
                 "{e}; is another pyzord serving it? (the file store has one writer)"
             ))
         })?),
-        Engine::Memory => Arc::new(MemoryStore::new()),
+        Engine::Memory => Arc::new(MemoryStore::new()) as Arc<dyn Database>,
         Engine::Redis(dsn) => Arc::new(
             RedisStore::open(dsn, cleanup_age).map_err(|e| fatal(pyzord::store::causes(&e)))?,
         ),
@@ -550,13 +551,36 @@ fn admin(args: &Args, command: &Command) -> i32 {
             }
         },
         Command::Stats { database } => {
+            // the homedir's own database: a running server answers for it
+            // (it holds the file's lock, or the data is in its memory)
+            if database.is_none()
+                && let Some(answer) = pyzord::admin::ask_stats(&setup.homedir.join(STATS_SOCKET))
+            {
+                return match answer {
+                    Ok(text) if !text.starts_with("error:") => {
+                        let _ = out.write_all(text.as_bytes());
+                        0
+                    }
+                    Ok(text) => {
+                        let _ = write!(err, "pyzord stats: {}", text.trim_start_matches("error: "));
+                        1
+                    }
+                    Err(e) => {
+                        let _ = writeln!(err, "pyzord stats: the running server: {e}");
+                        1
+                    }
+                };
+            }
             let spec = match database {
                 Some(d) => parse(d),
                 None => match &setup.engine {
                     Engine::File(p) => Ok(pyzord::admin::DbSpec::File(p.clone())),
                     Engine::Gdbm(p) => Ok(pyzord::admin::DbSpec::Gdbm(p.clone())),
                     Engine::Redis(d) => Ok(pyzord::admin::DbSpec::Redis(d.clone())),
-                    Engine::Memory => Err("the memory engine keeps nothing to look at".to_owned()),
+                    Engine::Memory => Err(
+                        "the memory engine keeps nothing on disk, and no server runs in this homedir"
+                            .to_owned(),
+                    ),
                 },
             };
             match spec {
@@ -578,6 +602,19 @@ fn serve(args: &Args) -> Result<(), Fatal> {
     }
     setup_logging(&setup.settings, args.debug)?;
     let store = open_store(&setup.engine, setup.settings.cleanup_age)?;
+    // `pyzord stats` in this homedir asks the running server
+    let _stats_socket = match StatsSocket::start(
+        &setup.homedir.join(STATS_SOCKET),
+        Arc::clone(&store),
+        store.describe(),
+    ) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!("no live statistics for `pyzord stats`: {e}");
+            None
+        }
+    };
+    let store: Arc<dyn Store> = store;
     let stats = Arc::new(Stats::new());
     let _metrics = match &args.metrics {
         Some(a) => {

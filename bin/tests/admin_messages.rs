@@ -117,3 +117,24 @@ fn starting_says_where_it_listens_and_migrating_onto_records_says_so() {
         "{out}"
     );
 }
+
+#[test]
+fn stats_of_a_running_server_come_from_the_server() {
+    for engine in ["file", "memory"] {
+        let home = tempfile::tempdir().unwrap();
+        let server = common::start(home.path(), &["-e", engine]);
+        let at = pyzor_client::ServerAddr::new("127.0.0.1", server.port);
+        let client = pyzor_client::Client::new();
+        for i in 0..3u8 {
+            client
+                .report(&at, &[pyzor_client::Digest([i; 20])])
+                .unwrap();
+        }
+        let (code, out, err) = pyzord(home.path(), &["-e", engine, "stats"]);
+        assert_eq!(code, Some(0), "{engine}: {err}");
+        assert!(out.contains("(live, from the running server)"), "{out}");
+        assert!(out.contains("digests:      3\n"), "{engine}: {out}");
+        assert!(home.path().join("pyzord.sock").exists());
+        drop(server);
+    }
+}

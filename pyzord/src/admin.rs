@@ -6,8 +6,9 @@
 //! `file:pyzord.redb`, `redis:127.0.0.1,6379,,0`; without a DSN, gdbm and
 //! file use their default file in the homedir and redis its default DSN.
 
-use std::io::Write;
+use std::io::{Read as _, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -448,6 +449,128 @@ pub fn run_migrate(
             1
         }
     }
+}
+
+/// The local socket through which a running pyzord answers `pyzord stats`
+/// (its database is locked by it, or in its memory): a Unix socket in the
+/// homedir, `pyzord.sock`, readable by its user only. A client connects,
+/// writes `stats` and a newline, and reads the statistics as `pyzord
+/// stats` prints them, until the server closes the connection. One
+/// connection at a time, each with a 5 s read timeout.
+#[cfg(unix)]
+pub struct StatsSocket {
+    path: PathBuf,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// The statistics socket's file name in the homedir.
+pub const STATS_SOCKET: &str = "pyzord.sock";
+
+#[cfg(unix)]
+impl StatsSocket {
+    /// Listens at `path` for stats requests about `db` (described as
+    /// `name`). A socket file left by a server that is gone is replaced;
+    /// one a running server answers on is an error.
+    pub fn start(path: &Path, db: Arc<dyn Database>, name: String) -> std::io::Result<StatsSocket> {
+        use std::os::unix::net::{UnixListener, UnixStream};
+        if UnixStream::connect(path).is_ok() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AddrInUse,
+                format!("{}: another pyzord answers there", path.display()),
+            ));
+        }
+        let _ = std::fs::remove_file(path);
+        let listener = UnixListener::bind(path)?;
+        listener.set_nonblocking(true)?;
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop2 = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("pyzord-stats".into())
+            .spawn(move || {
+                while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
+                    match listener.accept() {
+                        Ok((conn, _)) => answer_stats(conn, &*db, &name),
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                            std::thread::sleep(std::time::Duration::from_millis(50));
+                        }
+                        Err(e) => {
+                            tracing::warn!("stats socket: {e}");
+                            std::thread::sleep(std::time::Duration::from_millis(50));
+                        }
+                    }
+                }
+            })?;
+        Ok(StatsSocket {
+            path: path.to_owned(),
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+#[cfg(unix)]
+impl Drop for StatsSocket {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Answers one connection of the stats socket.
+#[cfg(unix)]
+fn answer_stats(conn: std::os::unix::net::UnixStream, db: &dyn Database, name: &str) {
+    use std::io::BufRead as _;
+    let _ = conn.set_nonblocking(false);
+    let _ = conn.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+    let mut line = String::new();
+    let mut reader = std::io::BufReader::new(&conn).take(64);
+    if reader.read_line(&mut line).is_err() {
+        return;
+    }
+    let mut out = &conn;
+    if line.trim() != "stats" {
+        let _ = writeln!(
+            out,
+            "error: unknown request {:?} (say \"stats\")",
+            line.trim()
+        );
+        return;
+    }
+    let start = Instant::now();
+    let now = pyzor_core::unix_secs(std::time::SystemTime::now());
+    match statistics(db, now) {
+        Ok(s) => {
+            let _ = print_statistics(
+                &mut out,
+                &format!("{name} (live, from the running server)"),
+                &s,
+                start.elapsed(),
+            );
+        }
+        Err(e) => {
+            let _ = writeln!(out, "error: {}", crate::store::causes(&e));
+        }
+    }
+}
+
+/// Asks the server listening at `socket` for its statistics; `None` when
+/// no server answers there.
+#[cfg(unix)]
+pub fn ask_stats(socket: &Path) -> Option<std::io::Result<String>> {
+    use std::io::Read as _;
+    let mut conn = std::os::unix::net::UnixStream::connect(socket).ok()?;
+    let r = (|| {
+        conn.set_read_timeout(Some(std::time::Duration::from_secs(600)))?;
+        conn.write_all(b"stats\n")?;
+        let mut text = String::new();
+        conn.read_to_string(&mut text)?;
+        Ok(text)
+    })();
+    Some(r)
 }
 
 /// Runs `pyzord stats`; returns the exit status.
