@@ -27,15 +27,10 @@ done
 cargo build -q --release -p pyzor-rs -p pyzor-benches --bin pyzord --bin pyzor-load
 
 tmp=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-target/release/pyzord --homedir "$tmp" -a 127.0.0.1 -p "$port" 2>"$tmp/pyzord.log" &
-pid=$!
-trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
-for _ in $(seq 100); do
-  target/release/pyzor-load "127.0.0.1:$port" --ops ping=1 --requests 1 --duration 1 --json 2>/dev/null \
-    | grep -q '"answered": 1' && break
-  sleep 0.1
-done
+pid=
+trap 'if [ -n "$pid" ]; then kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; fi; rm -rf "$tmp"' EXIT
+source scripts/lib/pyzord.sh
+start_pyzord "$tmp"
 rss() { awk '/VmRSS/ {print $2}' "/proc/$pid/status"; }
 idle=$(rss)
 

@@ -5,8 +5,7 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{TcpStream, UdpSocket};
+use std::net::UdpSocket;
 use std::time::Duration;
 
 use pyzor_client::{Client, ClientError, Digest, ServerAddr};
@@ -42,19 +41,6 @@ fn count(port: u16, d: Digest) -> i64 {
         .count
 }
 
-fn metric(port: u16, name: &str) -> f64 {
-    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    c.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        .unwrap();
-    let mut text = String::new();
-    c.read_to_string(&mut text).unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
-        .unwrap_or_else(|| panic!("{name} not in\n{text}"))
-        .parse()
-        .unwrap()
-}
-
 #[test]
 fn a_replayed_signed_report_counts_once_by_default() {
     let home = tempfile::tempdir().unwrap();
@@ -69,7 +55,7 @@ fn a_replayed_signed_report_counts_once_by_default() {
         assert_eq!(exchange(ours.port, &report), first);
     }
     assert_eq!(count(ours.port, d), 1);
-    assert_eq!(metric(mport, "pyzord_replays_total"), 3.0);
+    assert_eq!(common::metric(mport, "pyzord_replays_total"), 3.0);
 }
 
 #[test]
@@ -115,9 +101,9 @@ fn the_rate_limit_from_options_refuses_with_429() {
         other => panic!("{other:?}"),
     }
     assert_eq!(count(ours.port, Digest([4; 20])), 0);
-    assert_eq!(metric(mport, "pyzord_rate_limited_total"), 1.0);
+    assert_eq!(common::metric(mport, "pyzord_rate_limited_total"), 1.0);
     assert_eq!(
-        metric(mport, "pyzord_requests_total{op=\"report\",code=\"429\"}"),
+        common::metric(mport, "pyzord_requests_total{op=\"report\",code=\"429\"}"),
         1.0
     );
 }

@@ -8,8 +8,6 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -61,19 +59,6 @@ fn load(server: ServerAddr, seen: Arc<Seen>, stop: Arc<AtomicBool>) {
             }
         }
     }
-}
-
-fn metric(port: u16, name: &str) -> f64 {
-    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    c.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        .unwrap();
-    let mut text = String::new();
-    c.read_to_string(&mut text).unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
-        .unwrap_or_else(|| panic!("{name} not in\n{text}"))
-        .parse()
-        .unwrap()
 }
 
 /// Time from now until a check through pyzord succeeds.
@@ -227,8 +212,8 @@ fn redis_outages_under_load() {
         acked.len()
     );
     // one line per outage (kill, SIGSTOP, DEBUG SLEEP; full is none)
-    assert_eq!(metric(mport, "pyzord_store_outages_total"), 3.0);
-    assert_eq!(metric(mport, "pyzord_store_unavailable"), 0.0);
+    assert_eq!(common::metric(mport, "pyzord_store_outages_total"), 3.0);
+    assert_eq!(common::metric(mport, "pyzord_store_unavailable"), 0.0);
     let text = std::fs::read_to_string(&log).unwrap();
     let down = text.matches("store is unavailable").count();
     let up = text.matches("store is back").count();

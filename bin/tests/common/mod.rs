@@ -136,3 +136,19 @@ pub fn bob_client(port: u16) -> pyzor_client::Client {
         .with_accounts(accounts)
         .with_timeout(Duration::from_secs(3))
 }
+
+/// The value of one series of the Prometheus text our pyzord serves at
+/// `--metrics` 127.0.0.1:`port` (e.g. `pyzord_replays_total`).
+pub fn metric(port: u16, name: &str) -> f64 {
+    use std::io::{Read, Write};
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    let mut text = String::new();
+    c.read_to_string(&mut text).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("{name} not in\n{text}"))
+        .parse()
+        .unwrap()
+}
