@@ -40,7 +40,7 @@ rate=$((peak * factor))
 after_peak=$(rss)
 
 target/release/pyzor-load "127.0.0.1:$port" --ops "$ops" --keys fresh --rate "$rate" \
-  --sockets 4 --window 4096 --timeout-ms 5000 --duration "$seconds" --json >"$tmp/over.json" &
+  --sockets 4 --window 32768 --timeout-ms 5000 --duration "$seconds" --json >"$tmp/over.json" &
 load=$!
 samples=()
 for s in $(seq "$seconds"); do
