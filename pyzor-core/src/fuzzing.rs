@@ -49,9 +49,9 @@ pub fn config_files(data: &[u8]) {
     use crate::files::settings::{ClientSettings, ServerSettings};
 
     let text = String::from_utf8_lossy(data);
-    // Python's line iteration splits at \n only; a line number may also
-    // name the line after the last (an unterminated final line)
-    let lines = text.matches('\n').count() + 1;
+    // lines as Python's text-mode iteration makes them (universal
+    // newlines: \n, \r, \r\n), as the parsers number them
+    let lines = crate::files::py_lines(&text).count().max(1);
     let within = |errors: &[crate::files::LineError]| {
         for e in errors {
             assert!(e.line <= lines, "{e} past the {lines} lines");
