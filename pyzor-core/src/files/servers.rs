@@ -56,7 +56,7 @@ impl ServerAddr {
         if host.is_empty() {
             return Err("empty host".into());
         }
-        if host.contains(char::is_whitespace) {
+        if host.contains(char::is_whitespace) || host.contains(['[', ']']) {
             return Err(format!("invalid host {host:?}"));
         }
         if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
@@ -130,6 +130,17 @@ mod tests {
         assert_eq!(p.value[2].host, "::1");
         let lines: Vec<usize> = p.skipped.iter().map(|e| e.line).collect();
         assert_eq!(lines, [8, 9, 10]);
+    }
+
+    #[test]
+    fn brackets_only_around_the_host() {
+        // found by the config fuzz target: "[[h]:1" gave the host "[h",
+        // which printed as something that did not parse back
+        for bad in ["[[h]:1", "[h]]:1", "a]b:1", "a[b:1"] {
+            assert!(ServerAddr::parse(bad).is_err(), "{bad}");
+        }
+        let v6 = ServerAddr::parse("[2001:db8::1]:24441").unwrap();
+        assert_eq!(ServerAddr::parse(&v6.to_string()), Ok(v6));
     }
 
     #[test]
