@@ -56,7 +56,11 @@ impl ServerAddr {
         if host.is_empty() {
             return Err("empty host".into());
         }
-        if host.contains(char::is_whitespace) || host.contains(['[', ']']) {
+        // no blank (Python's, which `strip` would take off), control
+        // character or bracket: the host must print back as it parsed
+        if host.contains(|c: char| {
+            crate::pycompat::is_py_whitespace(c) || c.is_control() || c == '[' || c == ']'
+        }) {
             return Err(format!("invalid host {host:?}"));
         }
         if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
@@ -136,7 +140,7 @@ mod tests {
     fn brackets_only_around_the_host() {
         // found by the config fuzz target: "[[h]:1" gave the host "[h",
         // which printed as something that did not parse back
-        for bad in ["[[h]:1", "[h]]:1", "a]b:1", "a[b:1"] {
+        for bad in ["[[h]:1", "[h]]:1", "a]b:1", "a[b:1", "[\u{1e}h]:1", "h\0:1"] {
             assert!(ServerAddr::parse(bad).is_err(), "{bad}");
         }
         let v6 = ServerAddr::parse("[2001:db8::1]:24441").unwrap();
