@@ -287,7 +287,7 @@ impl AsyncClient {
 
 fn copy_error(e: &ClientError) -> ClientError {
     match e {
-        ClientError::Socket(e) => ClientError::Socket(io::Error::new(e.kind(), e.to_string())),
+        ClientError::Socket(e) => ClientError::Socket(net::copy_io(e)),
         other => ClientError::Socket(io::Error::other(other.to_string())),
     }
 }

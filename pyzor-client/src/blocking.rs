@@ -188,7 +188,7 @@ impl Client {
             Err(e) => {
                 return jobs
                     .iter()
-                    .map(|_| Err(ClientError::Socket(io::Error::new(e.kind(), e.to_string()))))
+                    .map(|_| Err(ClientError::Socket(net::copy_io(&e))))
                     .collect();
             }
         };
@@ -203,7 +203,7 @@ impl Client {
                 Err(e) => {
                     results[i] = Some(Err(ClientError::Resolve {
                         server: job.server.clone(),
-                        source: io::Error::new(e.kind(), e.to_string()),
+                        source: net::copy_io(e),
                     }));
                     continue;
                 }

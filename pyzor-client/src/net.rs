@@ -110,6 +110,12 @@ pub(crate) fn classify(e: io::Error) -> RecvError {
     }
 }
 
+/// A copy of an I/O error (its kind and text) for each request it ends:
+/// `io::Error` is not `Clone`.
+pub(crate) fn copy_io(e: &io::Error) -> io::Error {
+    io::Error::new(e.kind(), e.to_string())
+}
+
 /// The current Unix time in whole seconds (a request's signing time).
 pub(crate) fn unix_now() -> i64 {
     pyzor_core::unix_secs(std::time::SystemTime::now())

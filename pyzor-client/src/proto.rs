@@ -416,13 +416,8 @@ impl Core {
         ids.sort_unstable();
         for id in ids {
             self.remove(id);
-            self.events.push_back((
-                id,
-                Err(ClientError::Socket(io::Error::new(
-                    error.kind(),
-                    error.to_string(),
-                ))),
-            ));
+            self.events
+                .push_back((id, Err(ClientError::Socket(crate::net::copy_io(error)))));
         }
         self.lanes.clear();
         self.transmits.clear();
