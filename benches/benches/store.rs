@@ -97,7 +97,7 @@ fn bench_store(c: &mut Criterion, name: &str, store: &dyn Store) {
 fn stores(c: &mut Criterion) {
     bench_store(c, "memory", &MemoryStore::new());
     let dir = tempfile::tempdir().expect("tempdir");
-    let file = FileStore::open(&dir.path().join("bench.redb")).expect("file store");
+    let file = FileStore::open(&dir.path().join("bench.store")).expect("file store");
     bench_store(c, "file", &file);
     drop(file);
     match pyzor_testkit::Redis::start() {

@@ -12,6 +12,7 @@ use std::io::Write as _;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use pyzor_core::files::settings::{ServerSettings, expand_home_file};
@@ -22,7 +23,7 @@ use pyzord::handler::{Hooks, NoHooks};
 use pyzord::server::{Options, Server, ServerHandle};
 use pyzord::stats::Stats;
 use pyzord::store::Store;
-use pyzord::store::file::{FileStore, looks_like_gdbm};
+use pyzord::store::file::{FileOptions, FileStore, SyncMode, looks_like_gdbm};
 use pyzord::store::gdbm::GdbmStore;
 use pyzord::store::memory::MemoryStore;
 use pyzord::store::redis::RedisStore;
@@ -143,6 +144,15 @@ pub struct Args {
     /// seconds (pyzor-rs; default 0: off)
     #[arg(long = "one-report-per-network", value_name = "SECONDS")]
     pub one_report_per_network: Option<String>,
+    /// with the file store, sync its journal every SECONDS and answer
+    /// reports at once (pyzor-rs; default 0: answer a report once it is on
+    /// disk; 1 is Redis' everysec)
+    #[arg(long = "sync-interval", value_name = "SECONDS")]
+    pub sync_interval: Option<String>,
+    /// the file store's cache in MiB: with its memtables, what bounds its
+    /// memory (pyzor-rs; default 256)
+    #[arg(long = "cache-size", value_name = "MIB")]
+    pub cache_size: Option<String>,
     /// print version and exit
     #[arg(short = 'V', long = "version")]
     pub version: bool,
@@ -214,6 +224,8 @@ impl Args {
         put("RateLimitIPv6Prefix", self.rate_limit_ipv6_prefix.clone());
         put("RateLimitExempt", self.rate_limit_exempt.clone());
         put("OneReportPerNetwork", self.one_report_per_network.clone());
+        put("SyncInterval", self.sync_interval.clone());
+        put("CacheSize", self.cache_size.clone());
         o
     }
 }
@@ -232,6 +244,9 @@ const FATAL: &str = "pyzord::fatal";
 /// shows without `-d` too.
 const START: &str = "pyzord::start";
 
+/// The file store's directory in the homedir.
+pub const FILE_STORE: &str = "pyzord.store";
+
 /// The engines this server has.
 pub const ENGINES: &str = "file (the default), memory, redis, gdbm";
 
@@ -249,6 +264,8 @@ pub struct Setup {
     pub workers: usize,
     /// The guards against replay and poisoning.
     pub guard: GuardConfig,
+    /// How the file store syncs and caches.
+    pub file_options: FileOptions,
 }
 
 /// A store to open.
@@ -330,6 +347,7 @@ pub fn resolve(args: &Args) -> Result<Setup, Fatal> {
     let address = listen_address(&settings.listen_address, port)?;
     let engine = engine(&settings, &homedir, home.as_deref())?;
     let guard = guard_config(&settings)?;
+    let file_options = file_options(&settings)?;
     Ok(Setup {
         settings,
         homedir,
@@ -337,6 +355,34 @@ pub fn resolve(args: &Args) -> Result<Setup, Fatal> {
         address,
         workers,
         guard,
+        file_options,
+    })
+}
+
+/// The file store's options, checked.
+fn file_options(s: &ServerSettings) -> Result<FileOptions, Fatal> {
+    let sync = if s.sync_interval == 0.0 {
+        SyncMode::Commit
+    } else if s.sync_interval > 0.0 && s.sync_interval <= 3600.0 {
+        SyncMode::Interval(Duration::from_secs_f64(s.sync_interval))
+    } else {
+        return Err(fatal(format!(
+            "SyncInterval: {} is not a number of seconds from 0 to 3600",
+            s.sync_interval
+        )));
+    };
+    let cache_mib = u64::try_from(s.cache_size)
+        .ok()
+        .filter(|m| (1..=1 << 20).contains(m))
+        .ok_or_else(|| {
+            fatal(format!(
+                "CacheSize: {} is not a size in MiB from 1 to 1048576",
+                s.cache_size
+            ))
+        })?;
+    Ok(FileOptions {
+        sync,
+        cache_bytes: cache_mib << 20,
     })
 }
 
@@ -406,12 +452,15 @@ fn engine(s: &ServerSettings, homedir: &Path, home: Option<&Path>) -> Result<Eng
     } else {
         ""
     };
-    match name {
-        "file" => Ok(Engine::File(file(if s.digest_db_explicit {
+    let file_store = || {
+        Engine::File(file(if s.digest_db_explicit {
             &s.digest_db
         } else {
-            "pyzord.redb"
-        }))),
+            FILE_STORE
+        }))
+    };
+    match name {
+        "file" => Ok(file_store()),
         "memory" => Ok(Engine::Memory),
         "redis" => Ok(Engine::Redis(s.digest_db.clone())),
         "gdbm" => Ok(Engine::Gdbm(file(&s.digest_db))),
@@ -426,11 +475,7 @@ fn engine(s: &ServerSettings, homedir: &Path, home: Option<&Path>) -> Result<Eng
                 );
                 Ok(Engine::Gdbm(gdbm))
             } else {
-                Ok(Engine::File(file(if s.digest_db_explicit {
-                    &s.digest_db
-                } else {
-                    "pyzord.redb"
-                })))
+                Ok(file_store())
             }
         }
         other => Err(fatal(format!(
@@ -440,17 +485,27 @@ fn engine(s: &ServerSettings, homedir: &Path, home: Option<&Path>) -> Result<Eng
 }
 
 /// Opens the store of an engine.
-pub fn open_store(engine: &Engine, cleanup_age: i64) -> Result<Arc<dyn Database>, Fatal> {
-    let directory = |p: &Path, what: &str| {
-        fatal(format!(
-            "{}: is a directory; {what} is a file (name one with --dsn)",
-            p.display()
-        ))
-    };
+pub fn open_store(
+    engine: &Engine,
+    cleanup_age: i64,
+    file_options: FileOptions,
+) -> Result<Arc<dyn Database>, Fatal> {
     Ok(match engine {
-        Engine::File(p) if p.is_dir() => return Err(directory(p, "the file store")),
-        Engine::Gdbm(p) if p.is_dir() => return Err(directory(p, "a gdbm database")),
-        Engine::File(p) => Arc::new(FileStore::open(p).map_err(|e| {
+        Engine::Gdbm(p) if p.is_dir() => {
+            return Err(fatal(format!(
+                "{}: is a directory; a gdbm database is a file (name one with --dsn)",
+                p.display()
+            )));
+        }
+        Engine::File(p) if p.is_file() => {
+            return Err(fatal(
+                FileStore::open_with(p, file_options)
+                    .err()
+                    .map(|e| e.to_string())
+                    .unwrap_or_default(),
+            ));
+        }
+        Engine::File(p) => Arc::new(FileStore::open_with(p, file_options).map_err(|e| {
             fatal(format!(
                 "{e}; is another pyzord serving it? (the file store has one writer)"
             ))
@@ -594,14 +649,39 @@ fn admin(args: &Args, command: &Command) -> i32 {
     }
 }
 
+/// Refuses to start a new file store beside one of the earlier format
+/// (redb) in the homedir, which the operator converts first.
+fn earlier_file_store(setup: &Setup) -> Result<(), Fatal> {
+    let earlier = setup.homedir.join("pyzord.redb");
+    match &setup.engine {
+        Engine::File(store)
+            if !setup.settings.digest_db_explicit && !store.exists() && earlier.is_file() =>
+        {
+            Err(fatal(format!(
+                "{} is a file store of pyzord-rs' earlier format (redb); convert it with `pyzord --homedir {} migrate --from file:{} --to file:{}`, or serve it as it is with an earlier pyzord-rs",
+                earlier.display(),
+                setup.homedir.display(),
+                earlier.display(),
+                store.display()
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn serve(args: &Args) -> Result<(), Fatal> {
     let setup = resolve(args)?;
+    earlier_file_store(&setup)?;
     if let Some(out) = &args.detach {
         process::detach(&absolute(out.clone()), setup.settings.pid_file.as_deref())
             .map_err(fatal)?;
     }
     setup_logging(&setup.settings, args.debug)?;
-    let store = open_store(&setup.engine, setup.settings.cleanup_age)?;
+    let store = open_store(
+        &setup.engine,
+        setup.settings.cleanup_age,
+        setup.file_options,
+    )?;
     // `pyzord stats` in this homedir asks the running server
     let _stats_socket = match StatsSocket::start(
         &setup.homedir.join(STATS_SOCKET),

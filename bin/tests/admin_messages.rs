@@ -23,31 +23,97 @@ fn pyzord(home: &std::path::Path, args: &[&str]) -> (Option<i32>, String, String
 }
 
 #[test]
-fn a_directory_where_a_database_file_is_wanted() {
+fn a_directory_where_a_database_file_is_wanted_and_the_reverse() {
     let home = tempfile::tempdir().unwrap();
     let dir = home.path().join("db");
     std::fs::create_dir(&dir).unwrap();
     let dir = dir.to_str().unwrap();
+    let plain = home.path().join("plain");
+    std::fs::write(&plain, "not a database").unwrap();
+    let plain = plain.to_str().unwrap();
     let port = free_port().to_string();
-    for engine in ["gdbm", "file"] {
+    for (engine, dsn, says) in [
+        ("gdbm", dir, "is a directory"),
+        ("file", plain, "the file store is a directory"),
+    ] {
         let (code, _, err) = pyzord(
             home.path(),
-            &["-a", "127.0.0.1", "-p", &port, "-e", engine, "--dsn", dir],
+            &["-a", "127.0.0.1", "-p", &port, "-e", engine, "--dsn", dsn],
         );
         assert_eq!(code, Some(1), "{err}");
-        assert!(err.contains("is a directory"), "{engine}: {err}");
+        assert!(err.contains(says), "{engine}: {err}");
         assert!(!err.contains("serving it"), "{engine}: {err}");
         assert_eq!(err.lines().count(), 1, "{err}");
     }
-    for (from, to) in [
-        (format!("file:{dir}"), "file:copy.redb".to_owned()),
-        (format!("gdbm:{dir}"), "file:copy.redb".to_owned()),
+    for (from, says) in [
+        (format!("file:{plain}"), "the file store is a directory"),
+        (format!("gdbm:{dir}"), "is a directory"),
     ] {
-        let (code, _, err) = pyzord(home.path(), &["migrate", "--from", &from, "--to", &to]);
+        let (code, _, err) = pyzord(
+            home.path(),
+            &["migrate", "--from", &from, "--to", "file:copy.store"],
+        );
         assert_ne!(code, Some(0), "{err}");
-        assert!(err.contains("is a directory"), "{err}");
+        assert!(err.contains(says), "{err}");
         assert!(!err.contains("serving it"), "{err}");
     }
+}
+
+/// A homedir with a file store of the earlier format (redb): pyzord says
+/// how to convert it and does not start; the command it names converts it,
+/// and pyzord then serves the converted records.
+#[test]
+fn an_earlier_file_store_is_converted_by_the_command_pyzord_names() {
+    use pyzord::store::Record;
+    let home = tempfile::tempdir().unwrap();
+    let earlier = home.path().join("pyzord.redb");
+    // recent, or the server's expiry (CleanupAge) would take them
+    let t = pyzor_core::unix_secs(std::time::SystemTime::now()) - 1000;
+    let r = Record {
+        r_count: 5,
+        r_entered: t,
+        r_updated: t + 100,
+        wl_count: 2,
+        wl_entered: t + 50,
+        wl_updated: t + 60,
+    };
+    let records: Vec<_> = (0..1000u32)
+        .map(|i| {
+            let mut d = [0u8; 20];
+            d[..4].copy_from_slice(&i.to_be_bytes());
+            (pyzor_client::Digest(d), r)
+        })
+        .collect();
+    pyzord::store::legacy::write_earlier_format(&earlier, &records).unwrap();
+    let port = free_port().to_string();
+    let (code, _, err) = pyzord(home.path(), &["-a", "127.0.0.1", "-p", &port]);
+    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    // the command, as pyzord prints it between backquotes
+    let command = err.split('`').nth(1).expect("a command in backquotes");
+    let words: Vec<&str> = command.split_whitespace().collect();
+    assert_eq!(words[0], "pyzord", "{command}");
+    let out = Command::new(common::bin())
+        .args(&words[1..])
+        .arg("--verify")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("1000 records copied, 0 skipped"), "{text}");
+    assert!(text.contains("verified 1000 records: 0 differ"), "{text}");
+    let server = common::start(home.path(), &[]);
+    let client = pyzor_client::Client::new();
+    let at = pyzor_client::ServerAddr::new("127.0.0.1", server.port);
+    let info = client.info(&at, records[999].0).unwrap();
+    let (counts, times) = (info.counts, info.times);
+    assert_eq!((counts.count, counts.wl_count), (5, 2));
+    assert_eq!((times.entered, times.updated), (t, t + 100));
+    assert_eq!((times.wl_entered, times.wl_updated), (t + 50, t + 60));
 }
 
 #[test]
@@ -95,7 +161,7 @@ fn starting_says_where_it_listens_and_migrating_onto_records_says_so() {
     );
 
     // a store with a record, copied twice into another
-    let src = home.path().join("pyzord.redb");
+    let src = home.path().join("pyzord.store");
     let client = pyzor_client::Client::new();
     let server = common::start(home.path(), &[]);
     client
@@ -105,7 +171,7 @@ fn starting_says_where_it_listens_and_migrating_onto_records_says_so() {
         )
         .unwrap();
     drop(server);
-    let to = format!("file:{}", home.path().join("copy.redb").display());
+    let to = format!("file:{}", home.path().join("copy.store").display());
     let from = format!("file:{}", src.display());
     let (code, out, err) = pyzord(home.path(), &["migrate", "--from", &from, "--to", &to]);
     assert_eq!(code, Some(0), "{err}");

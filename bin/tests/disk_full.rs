@@ -73,7 +73,7 @@ fn a_full_disk_refuses_reports_answers_checks_and_recovers() {
     };
     // ballast to free later
     std::fs::write(disk.dir.join("ballast"), vec![0u8; 1 << 20]).unwrap();
-    let db = disk.dir.join("pyzord.redb");
+    let db = disk.dir.join("pyzord.store");
     let server = common::start(
         home.path(),
         &[

@@ -226,7 +226,7 @@ fn refuses_what_cannot_work() {
             1,
             "no such file",
         ),
-        (&["stats", "file"][..], 1, "no such file"),
+        (&["stats", "file"][..], 1, "no such directory"),
         (&["stats", "-e"][..], 2, ""),
     ] {
         let out = pyzord(h, args);

@@ -3,8 +3,10 @@
 //! `pyzord stats`.
 //!
 //! A database is named `ENGINE[:DSN]`: `gdbm:/var/lib/pyzor/pyzord.db`,
-//! `file:pyzord.redb`, `redis:127.0.0.1,6379,,0`; without a DSN, gdbm and
-//! file use their default file in the homedir and redis its default DSN.
+//! `file:pyzord.store`, `redis:127.0.0.1,6379,,0`; without a DSN, gdbm and
+//! file use their default in the homedir and redis its default DSN. A
+//! `file:` that names a file of the file store's earlier format (redb,
+//! `pyzord.redb`) is read as such: a source of `migrate` and `stats`.
 
 use std::io::{Read as _, Write};
 use std::path::{Path, PathBuf};
@@ -16,6 +18,7 @@ use pyzor_core::Digest;
 
 use crate::store::file::FileStore;
 use crate::store::gdbm::GdbmStore;
+use crate::store::legacy::{LegacyFileStore, looks_like_redb};
 use crate::store::redis::RedisStore;
 use crate::store::{Bulk, Record, Store, StoreError, StoreOp};
 
@@ -29,7 +32,7 @@ impl<T: Store + Bulk> Database for T {}
 pub enum DbSpec {
     /// A gdbm file.
     Gdbm(PathBuf),
-    /// A file-store (redb) file.
+    /// A file store's directory (or a file of its earlier format).
     File(PathBuf),
     /// A Redis DSN (`host,port,password,db`).
     Redis(String),
@@ -50,7 +53,7 @@ impl DbSpec {
         };
         match engine {
             "gdbm" => Ok(DbSpec::Gdbm(file("pyzord.db"))),
-            "file" => Ok(DbSpec::File(file("pyzord.redb"))),
+            "file" => Ok(DbSpec::File(file("pyzord.store"))),
             "redis" => Ok(DbSpec::Redis(
                 dsn.filter(|d| !d.is_empty())
                     .unwrap_or("localhost,6379,,0")
@@ -67,16 +70,11 @@ impl DbSpec {
     /// as their TTL.
     pub fn open(&self, writable: bool, cleanup_age: i64) -> Result<Box<dyn Database>, String> {
         let busy = "; is a pyzord serving it? stop it first";
-        let file = match self {
-            DbSpec::Gdbm(p) => Some((p, "a gdbm database")),
-            DbSpec::File(p) => Some((p, "a file store")),
-            DbSpec::Redis(_) => None,
-        };
-        if let Some((p, what)) = file
+        if let DbSpec::Gdbm(p) = self
             && p.is_dir()
         {
             return Err(format!(
-                "{}: is a directory; {what} is a file (name one)",
+                "{}: is a directory; a gdbm database is a file (name one)",
                 p.display()
             ));
         }
@@ -94,7 +92,15 @@ impl DbSpec {
             }
             DbSpec::File(p) => {
                 if !writable && !p.exists() {
-                    return Err(format!("{}: no such file", p.display()));
+                    return Err(format!("{}: no such directory", p.display()));
+                }
+                if p.is_file() {
+                    // the store's own message: a gdbm file, the earlier
+                    // format (read only), or not a store
+                    return Err(FileStore::open(p)
+                        .err()
+                        .map(|e| e.to_string())
+                        .unwrap_or_default());
                 }
                 Box::new(FileStore::open(p).map_err(|e| format!("{e}{busy}"))?)
             }
@@ -103,6 +109,21 @@ impl DbSpec {
                     .map_err(|e| format!("{self}: {}", crate::store::causes(&e)))?,
             ),
         })
+    }
+}
+
+impl DbSpec {
+    /// Opens it to be read as a whole (the source of `migrate`, `stats`):
+    /// also a file of the file store's earlier format.
+    pub fn open_source(&self) -> Result<Box<dyn Bulk>, String> {
+        if let DbSpec::File(p) = self
+            && looks_like_redb(p)
+        {
+            return Ok(Box::new(LegacyFileStore::open(p).map_err(|e| {
+                format!("{e}; is an earlier pyzord-rs serving it? stop it first")
+            })?));
+        }
+        Ok(self.open(false, 0)?)
     }
 }
 
@@ -148,7 +169,7 @@ fn bar(total: u64, what: &str) -> ProgressBar {
 /// and leaving them out; with `verify`, reads every copied record back
 /// and compares.
 pub fn migrate(
-    from: &dyn Database,
+    from: &dyn Bulk,
     to: &dyn Database,
     verify: bool,
     log: &mut dyn Write,
@@ -202,7 +223,8 @@ pub fn migrate(
             let got = to.apply(&ops, 0)?;
             for ((d, want), got) in pending.iter().zip(got) {
                 report.verified += 1;
-                if got != *want {
+                let want = to.stored(want);
+                if got != want {
                     report
                         .mismatches
                         .push(format!("{d}: source {want:?}, destination {got:?}"));
@@ -391,7 +413,7 @@ pub fn run_migrate(
         return 2;
     }
     let opened = from
-        .open(false, cleanup_age)
+        .open_source()
         .and_then(|f| to.open(true, cleanup_age).map(|t| (f, t)));
     let (source, dest) = match opened {
         Ok(p) => p,
@@ -575,7 +597,7 @@ pub fn ask_stats(socket: &Path) -> Option<std::io::Result<String>> {
 
 /// Runs `pyzord stats`; returns the exit status.
 pub fn run_stats(db: &DbSpec, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
-    let store = match db.open(false, 0) {
+    let store = match db.open_source() {
         Ok(s) => s,
         Err(e) => {
             let _ = writeln!(err, "pyzord stats: {e}");
@@ -610,8 +632,8 @@ mod tests {
             DbSpec::Gdbm("/home/p/pyzord.db".into())
         );
         assert_eq!(
-            DbSpec::parse("file:/x/y.redb", home).unwrap(),
-            DbSpec::File("/x/y.redb".into())
+            DbSpec::parse("file:/x/y.store", home).unwrap(),
+            DbSpec::File("/x/y.store".into())
         );
         assert_eq!(
             DbSpec::parse("redis", home).unwrap(),

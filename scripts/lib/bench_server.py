@@ -168,7 +168,7 @@ def main():
         Target("echo ceiling", "ceiling",
                lambda port, _r: [LOAD, "echo", "--listen", f"127.0.0.1:{port}", "--workers", str(workers), "--duration", "600"]),
         Target("pyzor-rs memory", "ours", ours("memory"), reference="pyzord 1.1.2 gdbm"),
-        Target("pyzor-rs file", "ours", ours("file", os.path.join(home, "pyzord.redb")), reference="pyzord 1.1.2 gdbm"),
+        Target("pyzor-rs file", "ours", ours("file", os.path.join(home, "pyzord.store")), reference="pyzord 1.1.2 gdbm"),
         Target("pyzor-rs redis", "ours", ours("redis"), needs_redis=True, reference="pyzord 1.1.2 redis"),
         Target("pyzord 1.1.2 gdbm", "reference", ref("gdbm")),
         Target("pyzord 1.1.2 redis", "reference", ref("redis"), needs_redis=True),

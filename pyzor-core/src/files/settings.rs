@@ -288,6 +288,12 @@ pub struct ServerSettings {
     /// `OneReportPerNetwork` (ours, default 0: off): seconds during which
     /// a digest counts one report per source network.
     pub one_report_per_network: i64,
+    /// `SyncInterval` (ours, default 0: a report is answered once it is
+    /// on disk): with the file store, seconds between syncs, reports being
+    /// answered at once (Redis' `everysec` is 1).
+    pub sync_interval: f64,
+    /// `CacheSize` (ours, default 256): the file store's cache, in MiB.
+    pub cache_size: i64,
 }
 
 /// The reference server's defaults.
@@ -322,6 +328,8 @@ pub const SERVER_DEFAULTS: &[(&str, &str)] = &[
     ("RateLimitIPv6Prefix", "56"),
     ("RateLimitExempt", ""),
     ("OneReportPerNetwork", "0"),
+    ("SyncInterval", "0"),
+    ("CacheSize", "256"),
 ];
 
 impl ServerSettings {
@@ -381,6 +389,8 @@ impl ServerSettings {
             rate_limit_ipv6_prefix: r.int("RateLimitIPv6Prefix")?,
             rate_limit_exempt: r.get("RateLimitExempt")?,
             one_report_per_network: r.int("OneReportPerNetwork")?,
+            sync_interval: r.float("SyncInterval")?,
+            cache_size: r.int("CacheSize")?,
         })
     }
 }

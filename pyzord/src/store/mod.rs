@@ -1,7 +1,8 @@
 //! Where digests are counted: the [`Store`] trait, the record it keeps per
-//! digest, and the backends: `memory` (always there), `file` (redb; Cargo
-//! feature `file`), `gdbm` (pyzord 1.1.2's database; feature `gdbm`) and
-//! `redis` (feature `redis`).
+//! digest, and the backends: `memory` (always there), `file` (fjall; Cargo
+//! feature `file`, which also reads the earlier redb format in `legacy`),
+//! `gdbm` (pyzord 1.1.2's database; feature `gdbm`) and `redis` (feature
+//! `redis`).
 
 use pyzor_core::{Counts, Digest, InfoTimes};
 
@@ -9,6 +10,8 @@ use pyzor_core::{Counts, Digest, InfoTimes};
 pub mod file;
 #[cfg(feature = "gdbm")]
 pub mod gdbm;
+#[cfg(feature = "file")]
+pub mod legacy;
 pub mod memory;
 #[cfg(feature = "redis")]
 pub mod redis;
@@ -83,9 +86,14 @@ impl Record {
         self.r_updated.max(self.wl_updated)
     }
 
-    /// Fixed-width encoding (six little-endian i64).
-    pub fn to_bytes(&self) -> [u8; 48] {
-        let mut out = [0u8; 48];
+    /// The compact form our own stores keep (the file store on disk, the
+    /// memory store in RAM): six little-endian `u32`, 24 bytes. Counts
+    /// saturate at 4 294 967 295 and times (Unix seconds) are clamped to
+    /// 0..=4 294 967 295 (year 2106); the reference's text formats live at
+    /// the gdbm, Redis and migrate edges.
+    pub fn pack(&self) -> [u8; 24] {
+        let clamp = |v: i64| u32::try_from(v.max(0)).unwrap_or(u32::MAX);
+        let mut out = [0u8; 24];
         for (i, v) in [
             self.r_count,
             self.r_entered,
@@ -97,17 +105,20 @@ impl Record {
         .into_iter()
         .enumerate()
         {
-            out[i * 8..i * 8 + 8].copy_from_slice(&v.to_le_bytes());
+            out[i * 4..i * 4 + 4].copy_from_slice(&clamp(v).to_le_bytes());
         }
         out
     }
 
-    /// Decodes [`Record::to_bytes`].
-    pub fn from_bytes(b: &[u8; 48]) -> Record {
+    /// Decodes [`Record::pack`].
+    pub fn unpack(b: &[u8; 24]) -> Record {
         let f = |i: usize| {
-            let mut a = [0u8; 8];
-            a.copy_from_slice(&b[i * 8..i * 8 + 8]);
-            i64::from_le_bytes(a)
+            i64::from(u32::from_le_bytes([
+                b[i * 4],
+                b[i * 4 + 1],
+                b[i * 4 + 2],
+                b[i * 4 + 3],
+            ]))
         };
         Record {
             r_count: f(0),
@@ -117,6 +128,12 @@ impl Record {
             wl_entered: f(4),
             wl_updated: f(5),
         }
+    }
+
+    /// The record as [`Record::pack`] keeps it (counts and times clamped
+    /// to `u32`).
+    pub fn clamped(&self) -> Record {
+        Record::unpack(&self.pack())
     }
 }
 
@@ -244,6 +261,13 @@ pub trait Bulk {
     /// Writes records as they are (replacing any with the same digest),
     /// durably.
     fn put_all(&self, records: &[(Digest, Record)]) -> Result<(), StoreError>;
+
+    /// The record as this database keeps it (what reading back a record
+    /// written with [`Bulk::put_all`] gives): ours keep counts and times in
+    /// `u32` ([`Record::pack`]).
+    fn stored(&self, r: &Record) -> Record {
+        *r
+    }
 }
 
 /// A map from digests to records that a batch is applied to (the memory
@@ -306,6 +330,18 @@ mod tests {
         r.r_count = i64::MAX;
         r.report(400);
         assert_eq!(r.r_count, i64::MAX);
-        assert_eq!(Record::from_bytes(&r.to_bytes()), r);
+        // packed, counts saturate and times clamp to u32
+        let packed = Record::unpack(&r.pack());
+        assert_eq!(packed.r_count, i64::from(u32::MAX));
+        assert_eq!((packed.r_entered, packed.wl_updated), (100, 300));
+        let odd = Record {
+            r_entered: -5,
+            wl_updated: 1 << 40,
+            ..Record::default()
+        };
+        assert_eq!(
+            (odd.clamped().r_entered, odd.clamped().wl_updated),
+            (0, i64::from(u32::MAX))
+        );
     }
 }
