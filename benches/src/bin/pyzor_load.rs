@@ -30,6 +30,13 @@ struct Args {
     mode: Option<Mode>,
     /// The server to drive (loopback unless --allow-remote).
     target: Option<String>,
+    /// A named workload, which sets --ops and --keys: `pool-mix` (check
+    /// 80 / report 20 over 100 000 digests), `fresh-reports` (every report
+    /// a new digest), `fresh-checks` (every check a digest never reported:
+    /// all miss), `real-mix` (check 90 / report 10, all fresh: what a
+    /// public server sees).
+    #[arg(long, value_name = "NAME")]
+    workload: Option<String>,
     /// Operation mix as op=weight pairs (check, report, whitelist, info, ping, pong).
     #[arg(long, default_value = "check=80,report=20")]
     ops: String,
@@ -37,6 +44,11 @@ struct Args {
     /// `pool:N` (N fixed digests).
     #[arg(long, default_value = "pool:100000")]
     keys: String,
+    /// Before the measured run, report N fresh digests, 100 to a request
+    /// (a store of N records in N/100 requests); the time it took is
+    /// printed on its own line.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    prefill: u64,
     /// Sign as this user (with --key); anonymous otherwise.
     #[arg(long)]
     user: Option<String>,
@@ -175,6 +187,8 @@ struct Plan {
     target: SocketAddr,
     ops: Vec<(Op, u32)>,
     pool: Option<Vec<Digest>>,
+    /// Digests in each request (but ping and pong).
+    per_request: usize,
     account: Account,
     hashed_key: String,
     window: usize,
@@ -270,11 +284,13 @@ fn drive(plan: &Plan, sock: &UdpSocket) -> Tally {
                 let Some(id) = free.pop_front() else { break };
                 let op = pick_op(&plan.ops, rng.random());
                 let digests = match op {
-                    Op::Ping => vec![],
-                    _ => vec![match &plan.pool {
-                        Some(pool) => pool[rng.random_range(0..pool.len())],
-                        None => Digest(rng.random()),
-                    }],
+                    Op::Ping | Op::Pong => vec![],
+                    _ => (0..plan.per_request)
+                        .map(|_| match &plan.pool {
+                            Some(pool) => pool[rng.random_range(0..pool.len())],
+                            None => Digest(rng.random()),
+                        })
+                        .collect(),
                 };
                 let mut req = Request::new(op, digests, ThreadId(id));
                 req.sign_hashed(&plan.account.user, &plan.hashed_key, time);
@@ -444,6 +460,47 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+/// The `--ops` and `--keys` of a named workload.
+fn workload(name: &str) -> Result<(&'static str, &'static str), String> {
+    Ok(match name {
+        "pool-mix" => ("check=80,report=20", "pool:100000"),
+        "fresh-reports" => ("report=1", "fresh"),
+        "fresh-checks" => ("check=1", "fresh"),
+        "real-mix" => ("check=90,report=10", "fresh"),
+        other => {
+            return Err(format!(
+                "--workload: pool-mix, fresh-reports, fresh-checks or real-mix, not {other:?}"
+            ));
+        }
+    })
+}
+
+/// Drives a plan from `sockets` sockets (a thread each) until it ends.
+fn run_plan(plan: &Arc<Plan>, sockets: usize) -> Result<Tally, String> {
+    let handles: Vec<_> = (0..sockets)
+        .map(|_| {
+            let plan = Arc::clone(plan);
+            std::thread::spawn(move || {
+                let sock = net::bind(
+                    if plan.target.is_ipv4() {
+                        "0.0.0.0:0".parse().unwrap()
+                    } else {
+                        "[::]:0".parse().unwrap()
+                    },
+                    false,
+                )
+                .expect("bind a client socket");
+                drive(&plan, &sock)
+            })
+        })
+        .collect();
+    let mut total = Tally::new();
+    for h in handles {
+        total.merge(&h.join().map_err(|_| "a worker panicked")?);
+    }
+    Ok(total)
+}
+
 fn run(args: Args) -> Result<(), String> {
     if let Some(Mode::Echo {
         listen,
@@ -468,8 +525,12 @@ fn run(args: Args) -> Result<(), String> {
             "{target} is not a loopback address (use --allow-remote)"
         ));
     }
-    let ops = parse_ops(&args.ops)?;
-    let pool = match args.keys.as_str() {
+    let (ops, keys) = match args.workload.as_deref() {
+        None => (args.ops.as_str(), args.keys.as_str()),
+        Some(name) => workload(name)?,
+    };
+    let ops = parse_ops(ops)?;
+    let pool = match keys {
         "fresh" => None,
         k => {
             let n: usize = k
@@ -491,10 +552,38 @@ fn run(args: Args) -> Result<(), String> {
     };
     let duration = Duration::from_secs_f64(args.duration.clamp(0.0, 3600.0));
     let sockets = args.sockets.clamp(1, 64);
+    if args.prefill > 0 {
+        let per_request = 100;
+        let plan = Arc::new(Plan {
+            target,
+            ops: vec![(Op::Report, 1)],
+            pool: None,
+            per_request,
+            hashed_key: account.hashed_key(),
+            account: account.clone(),
+            window: 64,
+            rate_per_socket: None,
+            deadline: Instant::now() + Duration::from_secs(3600),
+            budget: Some(args.prefill.div_ceil(per_request as u64)),
+            issued: AtomicU64::new(0),
+            timeout: Duration::from_millis(args.timeout_ms.max(1000)),
+            stop: AtomicBool::new(false),
+        });
+        let start = Instant::now();
+        let total = run_plan(&plan, sockets)?;
+        let secs = start.elapsed().as_secs_f64();
+        let stored = total.codes.get(&200).copied().unwrap_or(0) * per_request as u64;
+        println!(
+            "prefill: {stored} digests stored in {secs:.1} s ({:.0} digests/s), {} requests lost",
+            stored as f64 / secs.max(1e-9),
+            total.lost
+        );
+    }
     let plan = Arc::new(Plan {
         target,
         ops,
         pool,
+        per_request: 1,
         hashed_key: account.hashed_key(),
         account,
         window: args.window.clamp(1, 60000),
@@ -506,27 +595,7 @@ fn run(args: Args) -> Result<(), String> {
         stop: AtomicBool::new(false),
     });
     let start = Instant::now();
-    let handles: Vec<_> = (0..sockets)
-        .map(|_| {
-            let plan = Arc::clone(&plan);
-            std::thread::spawn(move || {
-                let sock = net::bind(
-                    if plan.target.is_ipv4() {
-                        "0.0.0.0:0".parse().unwrap()
-                    } else {
-                        "[::]:0".parse().unwrap()
-                    },
-                    false,
-                )
-                .expect("bind a client socket");
-                drive(&plan, &sock)
-            })
-        })
-        .collect();
-    let mut total = Tally::new();
-    for h in handles {
-        total.merge(&h.join().map_err(|_| "a worker panicked")?);
-    }
+    let total = run_plan(&plan, sockets)?;
     let secs = start
         .elapsed()
         .as_secs_f64()

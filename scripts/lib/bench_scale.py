@@ -1,0 +1,273 @@
+"""Orchestration of scripts/bench-scale.sh (see there for the options).
+
+Standard library only; shares the process handling of bench_server.py.
+"""
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from bench_server import (  # noqa: E402
+    LOAD, PYZORD, VENV, flush_redis, free_port, start, stop, stop_all, wait_ready,
+)
+
+WORKLOADS = ["pool-mix", "fresh-reports", "fresh-checks", "real-mix"]
+
+
+def drive(port, workload, seconds, extra=()):
+    argv = [LOAD, f"127.0.0.1:{port}", "--json", "--duration", str(seconds),
+            "--workload", workload, "--sockets", "2", "--window", "128"] + list(extra)
+    out = subprocess.run(argv, check=True, capture_output=True, text=True, timeout=seconds + 60)
+    return json.loads(out.stdout)
+
+
+def prefill(port, n):
+    out = subprocess.run(
+        [LOAD, f"127.0.0.1:{port}", "--ops", "ping=1", "--requests", "1", "--duration", "3600",
+         "--prefill", str(n), "--sockets", "2", "--timeout-ms", "5000"],
+        check=True, capture_output=True, text=True, timeout=7200)
+    line = next(l for l in out.stdout.splitlines() if l.startswith("prefill:"))
+    return line
+
+
+def status_kib(pid, field):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def du(path):
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_blocks * 512
+            except OSError:
+                pass
+    return total
+
+
+def fmt_k(v):
+    return f"{v / 1000:.0f} k" if v >= 10000 else f"{v / 1000:.1f} k"
+
+
+def main():
+    ap = argparse.ArgumentParser(prog="bench-scale.sh")
+    ap.add_argument("--seconds", type=float, default=6)
+    ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--sizes", default="100000,1000000,10000000")
+    ap.add_argument("--only", help="comma-separated target names of the first table")
+    ap.add_argument("--markdown", help="also write the tables as Markdown to this file")
+    args = ap.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+
+    tmp = tempfile.mkdtemp(prefix="pyzor-scale-")
+    ref_py = os.path.join(VENV, "bin", "python")
+    ref_pyzord = os.path.join(VENV, "bin", "pyzord")
+    have_ref = os.access(ref_py, os.X_OK) and os.path.exists(ref_pyzord)
+    redis_server = shutil.which("redis-server")
+    workers = os.cpu_count() or 2
+    counter = [0]
+
+    def fresh_home():
+        counter[0] += 1
+        h = os.path.join(tmp, f"home{counter[0]}")
+        os.makedirs(h)
+        return h
+
+    redis_port = None
+
+    def ours(engine):
+        def argv(port, home):
+            a = [PYZORD, "--homedir", home, "-a", "127.0.0.1", "-p", str(port), "-e", engine]
+            if engine == "redis":
+                a += ["--dsn", f"127.0.0.1,{redis_port},,0"]
+            return a
+        return argv
+
+    def ref(engine):
+        def argv(port, home):
+            return [ref_py, ref_pyzord, "--homedir", home, "-a", "127.0.0.1", "-p", str(port),
+                    "-e", engine, "--dsn", os.path.join(home, "pyzord.db")]
+        return argv
+
+    targets = [
+        ("echo ceiling", lambda port, _h: [LOAD, "echo", "--listen", f"127.0.0.1:{port}",
+                                           "--workers", str(workers), "--duration", "600"]),
+        ("ours memory", ours("memory")),
+        ("ours file (default)", ours("file")),
+    ]
+    skipped = []
+    if redis_server:
+        targets.append(("ours redis", ours("redis")))
+    else:
+        skipped.append("redis (redis-server not on PATH; run scripts/install-peers.sh)")
+    if have_ref:
+        targets.append(("pyzord 1.1.2 gdbm", ref("gdbm")))
+    else:
+        skipped.append(f"the reference (not in {VENV}; run scripts/install-peers.sh)")
+    if args.only:
+        keep = {n.strip() for n in args.only.split(",")}
+        targets = [t for t in targets if t[0] in keep]
+
+    if redis_server and any(t[0] == "ours redis" for t in targets):
+        redis_port = free_port()
+        rp = start([redis_server, "--port", str(redis_port), "--bind", "127.0.0.1",
+                    "--save", "", "--appendonly", "no", "--dir", tmp])
+        deadline = time.time() + 10
+        while True:
+            try:
+                flush_redis(redis_port)
+                break
+            except OSError:
+                if time.time() > deadline or rp.poll() is not None:
+                    raise RuntimeError("redis-server did not start")
+                time.sleep(0.1)
+
+    cpu = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), "")
+    except OSError:
+        pass
+    print(f"== machine: {os.cpu_count()} CPUs ({cpu}), {platform.system()} {platform.release()}")
+    print(f"== load: pyzor-load --workload W --sockets 2 --window 128, {args.seconds:g} s a cell, "
+          f"best of {args.rounds}; every cell on an empty store")
+    for s in skipped:
+        print(f"== skipped: {s}")
+    sys.stdout.flush()
+
+    best = {}
+    for rnd in range(args.rounds):
+        for name, argv in targets:
+            for w in WORKLOADS:
+                if name == "echo ceiling" and w != "pool-mix":
+                    continue
+                if redis_port and name == "ours redis":
+                    flush_redis(redis_port)
+                home = fresh_home()
+                port = free_port()
+                p = start(argv(port, home))
+                try:
+                    wait_ready(port, p, name)
+                    r = drive(port, w, args.seconds)
+                finally:
+                    stop(p)
+                    shutil.rmtree(home, ignore_errors=True)
+                rps = r["requests_per_second"]
+                print(f"   round {rnd + 1}: {name:<20} {w:<14} {rps:>9.0f} req/s  "
+                      f"p99 {r['p99_us'] / 1000:.2f} ms  lost {r['lost']}", flush=True)
+                if rps > best.get((name, w), 0):
+                    best[(name, w)] = rps
+
+    head = ["server"] + WORKLOADS
+    rows = []
+    for name, _ in targets:
+        rows.append([name] + [fmt_k(best[(name, w)]) if (name, w) in best else "" for w in WORKLOADS])
+    ratio_rows = []
+    mem = "ours memory"
+    fil = "ours file (default)"
+    if all((n, w) in best for n in (mem, fil) for w in WORKLOADS):
+        ratio_rows.append(["file / memory"] + [
+            f"{100 * best[(fil, w)] / best[(mem, w)]:.0f} %" for w in WORKLOADS])
+    if ("echo ceiling", "pool-mix") in best and (fil, "real-mix") in best:
+        ceiling = best[("echo ceiling", "pool-mix")]
+        ratio_rows.append(["file / echo ceiling"] + [
+            f"{100 * best[(fil, w)] / ceiling:.0f} %" for w in WORKLOADS])
+
+    # growth: the file store prefilled to each size
+    growth_head = ["file store at", "prefill", "pool-mix", "fresh-reports", "fresh-checks",
+                   "real-mix", "disk B/digest", "peak RSS", "restart to first answer"]
+    growth = []
+    for n in sizes:
+        home = fresh_home()
+        port = free_port()
+        p = start(ours("file")(port, home))
+        try:
+            wait_ready(port, p, "file store")
+            line = prefill(port, n)
+            print(f"   {n}: {line}", flush=True)
+            rate = line.split("(")[1].split()[0]
+            stop(p)
+            # restart: from exec to the first answered ping
+            t0 = time.time()
+            p = start(ours("file")(port, home))
+            wait_ready(port, p, "file store")
+            restart = time.time() - t0
+            cells = []
+            for w in WORKLOADS:
+                r = drive(port, w, args.seconds)
+                rps = r["requests_per_second"]
+                base = best.get((fil, w))
+                cells.append(f"{fmt_k(rps)}" + (f" ({100 * rps / base:.0f} %)" if base else ""))
+                print(f"   {n}: {w:<14} {rps:>9.0f} req/s  p99 {r['p99_us'] / 1000:.2f} ms", flush=True)
+            peak = status_kib(p.pid, "VmHWM")
+            disk = du(os.path.join(home, "pyzord.store"))
+        finally:
+            stop(p)
+        growth.append([f"{n:,}", f"{rate} /s", *cells, f"{disk / n:.0f}", f"{peak / 1024:.0f} MiB",
+                       f"{restart:.2f} s"])
+        shutil.rmtree(home, ignore_errors=True)
+
+    mem_rows = []
+    if sizes:
+        n = max(sizes)
+        home = fresh_home()
+        port = free_port()
+        p = start(ours("memory")(port, home))
+        try:
+            wait_ready(port, p, "memory store")
+            idle = status_kib(p.pid, "VmRSS")
+            line = prefill(port, n)
+            rss = status_kib(p.pid, "VmRSS")
+        finally:
+            stop(p)
+        mem_rows.append([f"{n:,}", f"{idle / 1024:.0f} MiB", f"{rss / 1024:.0f} MiB",
+                         f"{(rss - idle) * 1024 / n:.0f}"])
+    mem_head = ["memory store at", "RSS idle", "RSS filled", "bytes/digest (RSS growth)"]
+
+    def table(head, rows):
+        w = [max(len(str(r[i])) for r in [head] + rows) for i in range(len(head))]
+        lines = ["  ".join(str(c).ljust(w[i]) for i, c in enumerate(head))]
+        lines += ["  ".join(str(c).ljust(w[i]) for i, c in enumerate(r)) for r in rows]
+        return "\n".join(lines)
+
+    def md(head, rows):
+        out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        out += ["| " + " | ".join(r) + " |" for r in rows]
+        return "\n".join(out)
+
+    tables = [(head, rows + ratio_rows)]
+    if growth:
+        tables.append((growth_head, growth))
+    if mem_rows:
+        tables.append((mem_head, mem_rows))
+    for h, r in tables:
+        print()
+        print(table(h, r))
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write("\n\n".join(md(h, r) for h, r in tables) + "\n")
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: (stop_all(), sys.exit(130)))
+    try:
+        main()
+    finally:
+        stop_all()
