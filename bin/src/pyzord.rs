@@ -383,6 +383,7 @@ fn file_options(s: &ServerSettings) -> Result<FileOptions, Fatal> {
     Ok(FileOptions {
         sync,
         cache_bytes: cache_mib << 20,
+        ..FileOptions::default()
     })
 }
 

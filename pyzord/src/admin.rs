@@ -102,7 +102,12 @@ impl DbSpec {
                         .map(|e| e.to_string())
                         .unwrap_or_default());
                 }
-                Box::new(FileStore::open(p).map_err(|e| format!("{e}{busy}"))?)
+                let s = if writable {
+                    FileStore::open(p)
+                } else {
+                    FileStore::open_read_only(p)
+                };
+                Box::new(s.map_err(|e| format!("{e}{busy}"))?)
             }
             DbSpec::Redis(dsn) => Box::new(
                 RedisStore::open(dsn, cleanup_age)
