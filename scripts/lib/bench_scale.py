@@ -16,7 +16,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from bench_server import (  # noqa: E402
-    LOAD, PYZORD, VENV, flush_redis, free_port, start, stop, stop_all, wait_ready,
+    LOAD, PYZORD, VENV, flush_redis, free_port, running, start, stop, stop_all, wait_ready,
 )
 
 WORKLOADS = ["pool-mix", "fresh-reports", "fresh-checks", "real-mix"]
@@ -58,6 +58,46 @@ def du(path):
             except OSError:
                 pass
     return total
+
+
+def expiry(home, n, split, rate, seconds):
+    """The p99 of checks at `rate` right after start, without expiry and
+    while the first tenth of the store (reported before `split`) expires."""
+    rows = []
+    for label, age in (("no expiry", 0), ("expiring a tenth", None)):
+        port = free_port()
+        if age is None:
+            age = int(time.time() - split)
+        log = os.path.join(home, f"expiry-{age}.log")
+        p = subprocess.Popen([PYZORD, "--homedir", home, "-a", "127.0.0.1", "-p", str(port),
+                              "-e", "file", "--cleanup-age", str(age), "--log-file", log],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        running.append(p)
+        started = time.time()
+        try:
+            wait_ready(port, p, "file store")
+            r = subprocess.run(
+                [LOAD, f"127.0.0.1:{port}", "--json", "--duration", str(seconds),
+                 "--workload", "fresh-checks", "--sockets", "2", "--window", "4096",
+                 "--rate", f"{rate:.0f}"],
+                check=True, capture_output=True, text=True, timeout=seconds + 60)
+            r = json.loads(r.stdout)
+            expired, took = "", ""
+            if age:
+                deadline = time.time() + 600
+                while time.time() < deadline:
+                    text = open(log).read() if os.path.exists(log) else ""
+                    if "Expired " in text:
+                        expired = text.split("Expired ")[1].split()[0]
+                        took = f"about {time.time() - started:.0f} s"
+                        break
+                    time.sleep(0.5)
+        finally:
+            stop(p)
+        rows.append([label, f"{r['requests_per_second']:.0f} /s", f"{r['p99_us'] / 1000:.2f} ms",
+                     expired, took])
+        print(f"   expiry, {label}: {rows[-1]}", flush=True)
+    return rows
 
 
 def fmt_k(v):
@@ -188,17 +228,60 @@ def main():
         ratio_rows.append(["file / echo ceiling"] + [
             f"{100 * best[(fil, w)] / ceiling:.0f} %" for w in WORKLOADS])
 
+    # latency: at half our peak (real mix), the p99 of our checks against
+    # the echo ceiling's p99 at the same rate
+    latency_rows = []
+    if (fil, "real-mix") in best and any(t[0] == "echo ceiling" for t in targets):
+        rate = 0.5 * best[(fil, "real-mix")]
+        paced = ["--rate", f"{rate:.0f}"]
+        got = {}
+        for name, argv in targets:
+            if name not in (fil, "echo ceiling"):
+                continue
+            home = fresh_home()
+            port = free_port()
+            p = start(argv(port, home))
+            try:
+                wait_ready(port, p, name)
+                r = subprocess.run(
+                    [LOAD, f"127.0.0.1:{port}", "--json", "--duration", str(args.seconds),
+                     "--workload", "real-mix", "--sockets", "2", "--window", "4096"] + paced,
+                    check=True, capture_output=True, text=True, timeout=args.seconds + 60)
+                got[name] = json.loads(r.stdout)
+            finally:
+                stop(p)
+                shutil.rmtree(home, ignore_errors=True)
+        ours_p99 = got[fil]["ops"]["check"]["p99_us"] / 1000
+        echo_p99 = got["echo ceiling"]["p99_us"] / 1000
+        latency_rows.append([f"{rate:.0f} req/s (half of the file store's real-mix peak)",
+                             f"{ours_p99:.2f} ms", f"{echo_p99:.2f} ms", f"{ours_p99 / echo_p99:.1f}x"])
+    latency_head = ["rate", "file store: p99 of checks", "echo ceiling: p99", "ratio"]
+
     # growth: the file store prefilled to each size
     growth_head = ["file store at", "prefill", "pool-mix", "fresh-reports", "fresh-checks",
                    "real-mix", "disk B/digest", "peak RSS", "restart to first answer"]
     growth = []
+    expiry_rows = []
     for n in sizes:
         home = fresh_home()
         port = free_port()
         p = start(ours("file")(port, home))
         try:
             wait_ready(port, p, "file store")
-            line = prefill(port, n)
+            largest = n == max(sizes)
+            if largest:
+                # a tenth first, then the rest a few seconds later: the
+                # tenth can be expired on its own (the expiry rows below)
+                prefill(port, n // 10)
+                time.sleep(3)
+                split = time.time()
+                time.sleep(2)
+                t0 = time.time()
+                line = prefill(port, n - n // 10)
+                secs = time.time() - t0
+                line = f"prefill: the last {n - n // 10} digests stored ({(n - n // 10) / secs:.0f} digests/s)"
+            else:
+                line = prefill(port, n)
             print(f"   {n}: {line}", flush=True)
             rate = line.split("(")[1].split()[0]
             stop(p)
@@ -220,6 +303,8 @@ def main():
             stop(p)
         growth.append([f"{n:,}", f"{rate} /s", *cells, f"{disk / n:.0f}", f"{peak / 1024:.0f} MiB",
                        f"{restart:.2f} s"])
+        if largest and (fil, "fresh-checks") in best:
+            expiry_rows = expiry(home, n, split, 0.5 * best[(fil, "fresh-checks")], args.seconds)
         shutil.rmtree(home, ignore_errors=True)
 
     mem_rows = []
@@ -251,8 +336,13 @@ def main():
         return "\n".join(out)
 
     tables = [(head, rows + ratio_rows)]
+    if latency_rows:
+        tables.append((latency_head, latency_rows))
     if growth:
         tables.append((growth_head, growth))
+    if expiry_rows:
+        tables.append((["file store at " + f"{max(sizes):,}", "checks answered", "p99 of checks",
+                         "expired", "sweep"], expiry_rows))
     if mem_rows:
         tables.append((mem_head, mem_rows))
     for h, r in tables:
