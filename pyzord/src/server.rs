@@ -418,10 +418,29 @@ fn worker(sock: &Arc<UdpSocket>, shared: &Arc<Shared>) {
             .unwrap_or_default();
         let mut prepared = prepare(&auth, &shared.guard, SystemTime::now(), &datagrams);
         // With a group-committing store, the reads are answered at once and
-        // only the writes wait for the commit.
-        if shared.store.defers_writes()
-            && let Some(writes) = prepared.split_off_updates()
-        {
+        // only the writes wait for the commit; the reads go first, so that
+        // handing the writes over (which may wait for room in the
+        // committer's queue) never delays them.
+        let writes = if shared.store.defers_writes() {
+            prepared.split_off_updates()
+        } else {
+            None
+        };
+        if !prepared.is_empty() {
+            if prepared.needs_store() {
+                let (shared2, sock2) = (Arc::clone(shared), Arc::clone(sock));
+                shared.store.apply_then(
+                    prepared.ops(),
+                    prepared.now(),
+                    Box::new(move |result| {
+                        answer(&shared2, &sock2, prepared, result, start, debug)
+                    }),
+                );
+            } else {
+                answer(shared, sock, prepared, Ok(Vec::new()), start, debug);
+            }
+        }
+        if let Some(writes) = writes {
             let (shared2, sock2) = (Arc::clone(shared), Arc::clone(sock));
             shared.store.apply_then(
                 writes.ops(),
@@ -429,19 +448,6 @@ fn worker(sock: &Arc<UdpSocket>, shared: &Arc<Shared>) {
                 Box::new(move |result| answer(&shared2, &sock2, writes, result, start, debug)),
             );
         }
-        if prepared.is_empty() {
-            continue;
-        }
-        if !prepared.needs_store() {
-            answer(shared, sock, prepared, Ok(Vec::new()), start, debug);
-            continue;
-        }
-        let (shared2, sock2) = (Arc::clone(shared), Arc::clone(sock));
-        shared.store.apply_then(
-            prepared.ops(),
-            prepared.now(),
-            Box::new(move |result| answer(&shared2, &sock2, prepared, result, start, debug)),
-        );
     }
 }
 
