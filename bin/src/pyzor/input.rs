@@ -7,50 +7,31 @@ use pyzor_core::files::settings::Style;
 /// text before the first one is ignored; a message ends before the next
 /// `From ` line, without the blank line that precedes it. Each message is
 /// returned without its `From ` line.
+///
+/// The `From ` lines are found with one vectorised substring search for
+/// `\nFrom ` (a line-by-line scan took a fifth of `pyzor -s mbox digest`).
 pub fn split_mbox(data: &[u8]) -> Vec<&[u8]> {
     let mut starts: Vec<usize> = Vec::new();
-    let mut stops: Vec<usize> = Vec::new();
-    let mut last_was_empty = false;
-    let mut pos = 0;
-    loop {
-        let line_pos = pos;
-        if pos >= data.len() {
-            stops.push(if last_was_empty && line_pos > 0 {
-                line_pos - 1
-            } else {
-                line_pos
-            });
-            break;
-        }
-        let end = data[pos..]
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(data.len(), |i| pos + i + 1);
-        let line = &data[pos..end];
-        pos = end;
-        if line.starts_with(b"From ") {
-            if stops.len() < starts.len() {
-                stops.push(if last_was_empty {
-                    line_pos - 1
-                } else {
-                    line_pos
-                });
-            }
-            starts.push(line_pos);
-            last_was_empty = false;
-        } else {
-            last_was_empty = line == b"\n";
-        }
+    if data.starts_with(b"From ") {
+        starts.push(0);
     }
+    starts.extend(memchr::memmem::find_iter(data, b"\nFrom ").map(|i| i + 1));
+    // the line before `at` (which follows a newline) is an empty line
+    let after_empty_line = |at: usize| at >= 2 && data[at - 2] == b'\n';
     starts
         .iter()
-        .zip(&stops)
-        .map(|(&start, &stop)| {
+        .enumerate()
+        .map(|(k, &start)| {
+            let end = starts.get(k + 1).copied().unwrap_or(data.len());
+            let ends_line = end == data.len() && data.last() == Some(&b'\n') || end < data.len();
+            let stop = if ends_line && after_empty_line(end) {
+                end - 1
+            } else {
+                end
+            };
             // skip the From line itself
-            let body_start = data[start..]
-                .iter()
-                .position(|&b| b == b'\n')
-                .map_or(data.len(), |i| start + i + 1);
+            let body_start =
+                memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |i| start + i + 1);
             &data[body_start.min(stop.max(body_start))..stop.max(body_start)]
         })
         .collect()
@@ -79,6 +60,77 @@ pub fn digests(style: Style, input: &[u8]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// The line-by-line split [`split_mbox`] must agree with: every line starting
+    /// with `From ` begins a message (even without a blank line before it);
+    /// text before the first one is ignored; a message ends before the next
+    /// `From ` line, without the blank line that precedes it. Each message is
+    /// returned without its `From ` line.
+    fn split_mbox_by_lines(data: &[u8]) -> Vec<&[u8]> {
+        let mut starts: Vec<usize> = Vec::new();
+        let mut stops: Vec<usize> = Vec::new();
+        let mut last_was_empty = false;
+        let mut pos = 0;
+        loop {
+            let line_pos = pos;
+            if pos >= data.len() {
+                stops.push(if last_was_empty && line_pos > 0 {
+                    line_pos - 1
+                } else {
+                    line_pos
+                });
+                break;
+            }
+            let end = data[pos..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(data.len(), |i| pos + i + 1);
+            let line = &data[pos..end];
+            pos = end;
+            if line.starts_with(b"From ") {
+                if stops.len() < starts.len() {
+                    stops.push(if last_was_empty {
+                        line_pos - 1
+                    } else {
+                        line_pos
+                    });
+                }
+                starts.push(line_pos);
+                last_was_empty = false;
+            } else {
+                last_was_empty = line == b"\n";
+            }
+        }
+        starts
+            .iter()
+            .zip(&stops)
+            .map(|(&start, &stop)| {
+                // skip the From line itself
+                let body_start = data[start..]
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .map_or(data.len(), |i| start + i + 1);
+                &data[body_start.min(stop.max(body_start))..stop.max(body_start)]
+            })
+            .collect()
+    }
+
+    proptest! {
+        /// Any text made of mbox-like pieces splits the same way as line
+        /// by line.
+        #[test]
+        fn split_agrees_with_the_line_scan(pieces in proptest::collection::vec(
+            prop_oneof![
+                Just(&b"From "[..]), Just(&b"\n"[..]), Just(&b"x"[..]),
+                Just(&b">From "[..]), Just(&b"\r\n"[..]), Just(&b"From x\n"[..]),
+            ],
+            0..40,
+        )) {
+            let data: Vec<u8> = pieces.concat();
+            prop_assert_eq!(split_mbox(&data), split_mbox_by_lines(&data));
+        }
+    }
 
     #[test]
     fn mbox_like_python() {
