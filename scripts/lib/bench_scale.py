@@ -64,6 +64,21 @@ def expiry(home, n, split, rate, seconds):
     """The p99 of checks at `rate` right after start, without expiry and
     while the first tenth of the store (reported before `split`) expires."""
     rows = []
+    # first a start that writes the logs' records into the tables, so that
+    # neither measurement pays for that
+    port = free_port()
+    p = start([PYZORD, "--homedir", home, "-a", "127.0.0.1", "-p", str(port), "-e", "file",
+               "--cleanup-age", "0"])
+    try:
+        wait_ready(port, p, "file store")
+        store = os.path.join(home, "pyzord.store")
+        deadline = time.time() + 120
+        while time.time() < deadline and \
+                len([f for f in os.listdir(store) if f.startswith("wal-")]) > 1:
+            time.sleep(0.5)
+        time.sleep(5)
+    finally:
+        stop(p)
     for label, age in (("no expiry", 0), ("expiring a tenth", None)):
         port = free_port()
         if age is None:
@@ -292,7 +307,9 @@ def main():
             restart = time.time() - t0
             cells = []
             for w in WORKLOADS:
-                r = drive(port, w, args.seconds)
+                # best of the rounds, as the empty figures are
+                r = max((drive(port, w, args.seconds) for _ in range(args.rounds)),
+                        key=lambda x: x["requests_per_second"])
                 rps = r["requests_per_second"]
                 base = best.get((fil, w))
                 cells.append(f"{fmt_k(rps)}" + (f" ({100 * rps / base:.0f} %)" if base else ""))
