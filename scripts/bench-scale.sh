@@ -11,8 +11,9 @@
 # (pool-mix, fresh-reports, fresh-checks, real-mix) for S seconds; best of
 # R rounds. Second table: our file store prefilled to each size (default
 # 100000,1000000,10000000; pyzor-load --prefill), then the four workloads,
-# each as a ratio of its empty-store figure; bytes per digest on disk, the
-# peak RSS, and the time from starting pyzord on it to its first answer.
+# each as a ratio of its empty-store figure; bytes per digest on disk (once
+# the logs are in the tables, before the workloads), the peak RSS, and the
+# time from starting pyzord on it to its first answer.
 # Last: the memory store's RSS per digest at the largest size.
 #
 # Everything is started on free loopback ports in a temporary directory

@@ -26,7 +26,7 @@
 //! bounded by the two buffers plus [`FileOptions::cache_bytes`] (fjall's
 //! cache of blocks, filters and indexes), whatever the size of the
 //! database. Expiry scans the tables and buffers from the expiry thread,
-//! at most half of its time, and has the committer delete (log a
+//! at most a quarter of its time, and has the committer delete (log a
 //! tombstone for) the records still expired.
 //!
 //! [`SyncMode::Interval`] trades the sync per group for the reference's and
@@ -79,6 +79,14 @@ const GROUP_INTERVAL: Duration = Duration::from_millis(1);
 
 /// Records of the tables examined per expiry chunk.
 const EXPIRY_CHUNK: usize = 10_000;
+
+/// Records of the tables a row cache keeps, in all (about 50 bytes each):
+/// a hot set spread over a large store is read from memory, not from a
+/// table block each.
+pub const ROW_CACHE: usize = 1 << 19;
+
+/// Shards of the row cache.
+const ROW_SHARDS: usize = 64;
 
 /// The first bytes of a log file.
 const WAL_MAGIC: &[u8; 8] = b"PYZWAL01";
@@ -212,6 +220,72 @@ struct Frozen {
     logs: Vec<PathBuf>,
 }
 
+/// Records read from the tables, by digest. Reads consult the write
+/// buffers first, so an entry only has to be right for the tables: the
+/// cache is cleared whenever a buffer is written into them, and a read
+/// that began before such a clear does not fill it (a generation count).
+/// A full shard is cleared too (crude, but bounded and cheap).
+struct RowCache {
+    shards: Vec<Mutex<HashMap<Digest, [u8; 24], DigestHash>>>,
+    per_shard: usize,
+    generation: std::sync::atomic::AtomicU64,
+}
+
+impl RowCache {
+    fn new(records: usize) -> RowCache {
+        RowCache {
+            shards: (0..ROW_SHARDS)
+                .map(|_| Mutex::new(HashMap::with_hasher(DigestHash)))
+                .collect(),
+            per_shard: records / ROW_SHARDS,
+            generation: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// The generation a lookup starts in (before it reads the buffers).
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    fn shard(&self, d: &Digest) -> &Mutex<HashMap<Digest, [u8; 24], DigestHash>> {
+        // the digest's last byte: SHA-1 output, spread already
+        &self.shards[usize::from(d.0[19]) % ROW_SHARDS]
+    }
+
+    fn get(&self, d: &Digest) -> Option<[u8; 24]> {
+        if self.per_shard == 0 {
+            return None;
+        }
+        self.shard(d).lock().ok()?.get(d).copied()
+    }
+
+    /// Keeps a record read in `generation`, unless the cache was cleared
+    /// since.
+    fn put(&self, d: &Digest, r: [u8; 24], generation: u64) {
+        if self.per_shard == 0 {
+            return;
+        }
+        if let Ok(mut m) = self.shard(d).lock() {
+            if self.generation() != generation {
+                return;
+            }
+            if m.len() >= self.per_shard {
+                m.clear();
+            }
+            m.insert(*d, r);
+        }
+    }
+
+    fn clear(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        for s in &self.shards {
+            if let Ok(mut m) = s.lock() {
+                m.clear();
+            }
+        }
+    }
+}
+
 /// What the committer, the ingester and the readers share.
 struct Shared {
     dir: PathBuf,
@@ -223,6 +297,7 @@ struct Shared {
     /// The store is closing: the ingester stops retrying (what it could
     /// not write stays in the logs).
     closing: AtomicBool,
+    rows: RowCache,
 }
 
 impl Shared {
@@ -230,12 +305,21 @@ impl Shared {
         self.buffers.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The record of a digest: the buffers first, then the tables.
+    /// The record of a digest: the buffers first, then the tables
+    /// (through the row cache).
     fn lookup(&self, d: &Digest) -> Result<Option<Record>, StoreError> {
+        let generation = self.rows.generation();
         if let Some(e) = self.buffers().get(d) {
             return Ok(e.map(|r| Record::unpack(&r)));
         }
-        self.tables.get(d)
+        if let Some(r) = self.rows.get(d) {
+            return Ok(Some(Record::unpack(&r)));
+        }
+        let r = self.tables.get(d)?;
+        if let Some(r) = &r {
+            self.rows.put(d, r.pack(), generation);
+        }
+        Ok(r)
     }
 }
 
@@ -489,6 +573,7 @@ impl FileStore {
             buffers: RwLock::new(buffers),
             ingested: (Mutex::new(()), Condvar::new()),
             closing: AtomicBool::new(false),
+            rows: RowCache::new(ROW_CACHE),
         });
         let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
             std::thread::Builder::new()
@@ -543,6 +628,7 @@ impl FileStore {
                 buffers: RwLock::new(buffers),
                 ingested: (Mutex::new(()), Condvar::new()),
                 closing: AtomicBool::new(true),
+                rows: RowCache::new(0),
             }),
             jobs: Mutex::new(None),
             threads: Mutex::new(Vec::new()),
@@ -695,6 +781,9 @@ fn ingester(shared: &Shared, rx: &Receiver<Arc<Frozen>>) {
         if failures > 0 {
             tracing::warn!("{}: the tables take writes again", shared.dir.display());
         }
+        // the tables changed under the cached rows (the frozen buffer,
+        // still consulted first, covers the change until it is dropped)
+        shared.rows.clear();
         for log in &frozen.logs {
             let _ = std::fs::remove_file(log);
         }
@@ -1113,7 +1202,8 @@ impl Store for FileStore {
     }
 
     /// Scans the tables in chunks, then the buffers, from this thread, at
-    /// most half of its time; the committer deletes what is still expired.
+    /// most a quarter of its time; the committer deletes what is still
+    /// expired.
     fn expire(&self, cutoff: i64) -> Result<u64, StoreError> {
         let mut total = 0;
         let mut from: Option<[u8; 20]> = None;
@@ -1144,7 +1234,8 @@ impl Store for FileStore {
             if !doomed.is_empty() {
                 total += self.delete(doomed, cutoff)?;
             }
-            std::thread::sleep(started.elapsed());
+            // at most a quarter of this thread's time
+            std::thread::sleep(started.elapsed() * 3);
             match next {
                 Some(k) => from = Some(k),
                 None => break,
@@ -1312,6 +1403,40 @@ mod tests {
         })
         .unwrap();
         assert_eq!(live, u64::from(n) - expired);
+    }
+
+    /// A record read from the tables (and kept by the row cache), then
+    /// updated, reads back updated after its buffer went into the tables.
+    #[test]
+    fn the_row_cache_follows_the_tables() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = FileOptions {
+            buffer_records: 100,
+            ..FileOptions::default()
+        };
+        let s = FileStore::open_with(&dir.path().join("s"), options).unwrap();
+        let fill = |from: u32| {
+            let records: Vec<(Digest, Record)> = (from..from + 100)
+                .map(|i| (key(i), Record::default()))
+                .collect();
+            s.put_all(&records).unwrap();
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while s.shared.buffers().frozen.is_some() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        };
+        s.apply(&[StoreOp::Update(Update::Report, vec![d(7)])], 1)
+            .unwrap();
+        fill(1000);
+        // from the tables, now in the row cache
+        assert!(s.shared.buffers().get(&d(7)).is_none());
+        assert_eq!(s.apply(&[StoreOp::Get(d(7))], 0).unwrap()[0].r_count, 1);
+        assert!(s.shared.rows.get(&d(7)).is_some());
+        s.apply(&[StoreOp::Update(Update::Report, vec![d(7)])], 2)
+            .unwrap();
+        fill(2000);
+        assert!(s.shared.buffers().get(&d(7)).is_none());
+        assert_eq!(s.apply(&[StoreOp::Get(d(7))], 0).unwrap()[0].r_count, 2);
     }
 
     /// A torn last frame (a crash in the middle of a write) is left out;
