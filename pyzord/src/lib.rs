@@ -55,6 +55,7 @@
 #[cfg(feature = "admin")]
 pub mod admin;
 pub mod auth_files;
+mod background;
 pub mod forward;
 #[cfg(feature = "gdbm")]
 #[doc(hidden)]

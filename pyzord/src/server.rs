@@ -485,6 +485,7 @@ fn answer(
 }
 
 fn expiry(shared: &Shared) {
+    crate::background::lower_thread_priority();
     let age = shared.opts.cleanup_age;
     loop {
         let now = pyzor_core::unix_secs(SystemTime::now());
