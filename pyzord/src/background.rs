@@ -1,6 +1,8 @@
-//! Background threads (the expiry sweep, the file store's ingester) give
-//! way to the workers: on a small machine they would otherwise take turns
-//! with the threads that answer requests, and checks would wait for them.
+//! Background work off the request path (the expiry sweep) gives way to
+//! the workers: on a small machine it would otherwise take turns with the
+//! threads that answer requests, and checks would wait for it. (Not the
+//! file store's ingester: once both write buffers are full, reports wait
+//! for it.)
 
 /// Lowers the calling thread's scheduling priority (nice 10 on Linux,
 /// where `setpriority` with a thread id applies to that thread only);

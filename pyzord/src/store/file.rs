@@ -753,7 +753,6 @@ impl Bulk for FileStore {
 /// Writes frozen buffers into the tables, one after the other; a failure
 /// is retried every second (the buffer and its logs stay meanwhile).
 fn ingester(shared: &Shared, rx: &Receiver<Arc<Frozen>>) {
-    crate::background::lower_thread_priority();
     while let Ok(frozen) = rx.recv() {
         let mut failures = 0u32;
         loop {
