@@ -6,7 +6,6 @@ Standard library only; shares the process handling of bench_server.py.
 import argparse
 import json
 import os
-import platform
 import shutil
 import signal
 import subprocess
@@ -16,7 +15,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from bench_server import (  # noqa: E402
-    LOAD, PYZORD, VENV, flush_redis, free_port, running, start, stop, stop_all, wait_ready,
+    LOAD, PYZORD, VENV, flush_redis, free_port, machine_line, running, start, start_redis, stop,
+    stop_all, wait_ready,
 )
 
 WORKLOADS = ["pool-mix", "fresh-reports", "fresh-checks", "real-mix"]
@@ -181,26 +181,9 @@ def main():
         targets = [t for t in targets if t[0] in keep]
 
     if redis_server and any(t[0] == "ours redis" for t in targets):
-        redis_port = free_port()
-        rp = start([redis_server, "--port", str(redis_port), "--bind", "127.0.0.1",
-                    "--save", "", "--appendonly", "no", "--dir", tmp])
-        deadline = time.time() + 10
-        while True:
-            try:
-                flush_redis(redis_port)
-                break
-            except OSError:
-                if time.time() > deadline or rp.poll() is not None:
-                    raise RuntimeError("redis-server did not start")
-                time.sleep(0.1)
+        redis_port = start_redis(redis_server, tmp)
 
-    cpu = ""
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), "")
-    except OSError:
-        pass
-    print(f"== machine: {os.cpu_count()} CPUs ({cpu}), {platform.system()} {platform.release()}")
+    print(machine_line())
     print(f"== load: pyzor-load --workload W --sockets 2 --window 128, {args.seconds:g} s a cell, "
           f"best of {args.rounds}; every cell on an empty store")
     for s in skipped:

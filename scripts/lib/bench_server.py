@@ -109,6 +109,34 @@ class Target:
             stop(p)
 
 
+def start_redis(redis_server, directory):
+    """Starts a redis-server without persistence on a free loopback port
+    (stopped with the others); returns the port once it answers."""
+    port = free_port()
+    rp = start([redis_server, "--port", str(port), "--bind", "127.0.0.1",
+                "--save", "", "--appendonly", "no", "--dir", directory])
+    deadline = time.time() + 10
+    while True:
+        try:
+            flush_redis(port)
+            return port
+        except OSError:
+            if time.time() > deadline or rp.poll() is not None:
+                raise RuntimeError("redis-server did not start")
+            time.sleep(0.1)
+
+
+def machine_line():
+    """`== machine: N CPUs (model), OS release`."""
+    cpu = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), "")
+    except OSError:
+        pass
+    return f"== machine: {os.cpu_count()} CPUs ({cpu}), {platform.system()} {platform.release()}"
+
+
 def flush_redis(port):
     # FLUSHALL over a plain socket (RESP), so that no client is needed
     with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
@@ -186,26 +214,9 @@ def main():
 
     redis_port = None
     if any(t.needs_redis for t in targets):
-        redis_port = free_port()
-        rp = start([redis_server, "--port", str(redis_port), "--bind", "127.0.0.1",
-                    "--save", "", "--appendonly", "no", "--dir", tmp])
-        deadline = time.time() + 10
-        while True:
-            try:
-                flush_redis(redis_port)
-                break
-            except OSError:
-                if time.time() > deadline or rp.poll() is not None:
-                    raise RuntimeError("redis-server did not start")
-                time.sleep(0.1)
+        redis_port = start_redis(redis_server, tmp)
 
-    cpu = ""
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), "")
-    except OSError:
-        pass
-    print(f"== machine: {os.cpu_count()} CPUs ({cpu}), {platform.system()} {platform.release()}")
+    print(machine_line())
     print(f"== load: pyzor-load --ops {args.ops} --keys {args.keys} --sockets {args.sockets} "
           f"--window {args.window}, {args.seconds:g} s per target, best of {args.rounds} rounds")
     for s in skipped:

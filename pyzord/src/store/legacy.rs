@@ -77,19 +77,11 @@ fn db_err(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
 }
 
 fn decode(b: &[u8; 48]) -> Record {
-    let f = |i: usize| {
+    Record::from_fields(std::array::from_fn(|i| {
         let mut a = [0u8; 8];
         a.copy_from_slice(&b[i * 8..i * 8 + 8]);
         i64::from_le_bytes(a)
-    };
-    Record {
-        r_count: f(0),
-        r_entered: f(1),
-        r_updated: f(2),
-        wl_count: f(3),
-        wl_entered: f(4),
-        wl_updated: f(5),
-    }
+    }))
 }
 
 impl LegacyFileStore {
@@ -145,17 +137,7 @@ pub fn write_earlier_format(path: &Path, records: &[(Digest, Record)]) -> Result
         let mut table = txn.open_table(DIGESTS).map_err(db_err)?;
         for (d, r) in records {
             let mut bytes = [0u8; 48];
-            for (i, v) in [
-                r.r_count,
-                r.r_entered,
-                r.r_updated,
-                r.wl_count,
-                r.wl_entered,
-                r.wl_updated,
-            ]
-            .into_iter()
-            .enumerate()
-            {
+            for (i, v) in r.fields().into_iter().enumerate() {
                 bytes[i * 8..i * 8 + 8].copy_from_slice(&v.to_le_bytes());
             }
             table.insert(d.0, bytes).map_err(db_err)?;

@@ -86,6 +86,39 @@ impl Record {
         self.r_updated.max(self.wl_updated)
     }
 
+    /// The six fields in their order: report count, first and last report,
+    /// whitelist count, first and last whitelist.
+    pub fn fields(&self) -> [i64; 6] {
+        [
+            self.r_count,
+            self.r_entered,
+            self.r_updated,
+            self.wl_count,
+            self.wl_entered,
+            self.wl_updated,
+        ]
+    }
+
+    /// A record from [`Record::fields`].
+    pub fn from_fields(f: [i64; 6]) -> Record {
+        let [
+            r_count,
+            r_entered,
+            r_updated,
+            wl_count,
+            wl_entered,
+            wl_updated,
+        ] = f;
+        Record {
+            r_count,
+            r_entered,
+            r_updated,
+            wl_count,
+            wl_entered,
+            wl_updated,
+        }
+    }
+
     /// The compact form our own stores keep (the file store on disk, the
     /// memory store in RAM): six little-endian `u32`, 24 bytes. Counts
     /// saturate at 4 294 967 295 and times (Unix seconds) are clamped to
@@ -94,17 +127,7 @@ impl Record {
     pub fn pack(&self) -> [u8; 24] {
         let clamp = |v: i64| u32::try_from(v.max(0)).unwrap_or(u32::MAX);
         let mut out = [0u8; 24];
-        for (i, v) in [
-            self.r_count,
-            self.r_entered,
-            self.r_updated,
-            self.wl_count,
-            self.wl_entered,
-            self.wl_updated,
-        ]
-        .into_iter()
-        .enumerate()
-        {
+        for (i, v) in self.fields().into_iter().enumerate() {
             out[i * 4..i * 4 + 4].copy_from_slice(&clamp(v).to_le_bytes());
         }
         out
@@ -112,22 +135,14 @@ impl Record {
 
     /// Decodes [`Record::pack`].
     pub fn unpack(b: &[u8; 24]) -> Record {
-        let f = |i: usize| {
+        Record::from_fields(std::array::from_fn(|i| {
             i64::from(u32::from_le_bytes([
                 b[i * 4],
                 b[i * 4 + 1],
                 b[i * 4 + 2],
                 b[i * 4 + 3],
             ]))
-        };
-        Record {
-            r_count: f(0),
-            r_entered: f(1),
-            r_updated: f(2),
-            wl_count: f(3),
-            wl_entered: f(4),
-            wl_updated: f(5),
-        }
+        }))
     }
 
     /// The record as [`Record::pack`] keeps it (counts and times clamped
