@@ -498,13 +498,8 @@ pub fn open_store(
                 p.display()
             )));
         }
-        Engine::File(p) if p.is_file() => {
-            return Err(fatal(
-                FileStore::open_with(p, file_options)
-                    .err()
-                    .map(|e| e.to_string())
-                    .unwrap_or_default(),
-            ));
+        Engine::File(p) if let Some(e) = FileStore::not_a_store(p) => {
+            return Err(fatal(e.to_string()));
         }
         Engine::File(p) => Arc::new(FileStore::open_with(p, file_options).map_err(|e| {
             fatal(format!(

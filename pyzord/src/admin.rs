@@ -94,13 +94,8 @@ impl DbSpec {
                 if !writable && !p.exists() {
                     return Err(format!("{}: no such directory", p.display()));
                 }
-                if p.is_file() {
-                    // the store's own message: a gdbm file, the earlier
-                    // format (read only), or not a store
-                    return Err(FileStore::open(p)
-                        .err()
-                        .map(|e| e.to_string())
-                        .unwrap_or_default());
+                if let Some(e) = FileStore::not_a_store(p) {
+                    return Err(e.to_string());
                 }
                 let s = if writable {
                     FileStore::open(p)

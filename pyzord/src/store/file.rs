@@ -360,9 +360,8 @@ impl Wal {
         })
     }
 
-    /// Appends one frame (count, entries, checksum). On failure the file is
-    /// cut back to its last whole frame (if that fails too, the error says
-    /// so and the caller refuses writes until it succeeds).
+    /// Appends one frame (count, entries, checksum). On failure part of the
+    /// frame may be in the file: the caller cuts it back ([`Wal::cut_back`]).
     fn append(&mut self, changed: &[(Digest, Entry)]) -> std::io::Result<()> {
         let mut frame = Vec::with_capacity(4 + changed.len() * ENTRY + 8);
         frame.extend_from_slice(&(changed.len() as u32).to_le_bytes());
@@ -381,16 +380,9 @@ impl Wal {
         }
         let sum = xxhash_rust::xxh3::xxh3_64(&frame);
         frame.extend_from_slice(&sum.to_le_bytes());
-        match self.file.write_all(&frame) {
-            Ok(()) => {
-                self.len += frame.len() as u64;
-                Ok(())
-            }
-            Err(e) => {
-                self.cut_back()?;
-                Err(e)
-            }
-        }
+        self.file.write_all(&frame)?;
+        self.len += frame.len() as u64;
+        Ok(())
     }
 
     /// Cuts the file back to its last whole frame.
@@ -517,6 +509,26 @@ pub fn looks_like_gdbm(path: &Path) -> bool {
 }
 
 impl FileStore {
+    /// Why `path` cannot be a file store, if it is a file: a gdbm database,
+    /// the earlier format (which `migrate` converts), or something else.
+    /// (A path that does not exist yet can be.)
+    pub fn not_a_store(path: &Path) -> Option<StoreError> {
+        if !path.is_file() {
+            return None;
+        }
+        let what = if looks_like_gdbm(path) {
+            "a gdbm database (pyzord 1.1.2's default engine); serve it with -e gdbm or copy it with `pyzord migrate --from gdbm:FILE --to file:DIR`".to_owned()
+        } else if super::legacy::looks_like_redb(path) {
+            format!(
+                "a file store of pyzord-rs' earlier format (redb); convert it with `pyzord migrate --from file:{} --to file:DIR`",
+                path.display()
+            )
+        } else {
+            "a file; the file store is a directory".to_owned()
+        };
+        Some(StoreError::Other(format!("{} is {what}", path.display())))
+    }
+
     /// Opens (or creates) the store directory with the default options.
     pub fn open(path: &Path) -> Result<FileStore, StoreError> {
         FileStore::open_with(path, FileOptions::default())
@@ -526,18 +538,8 @@ impl FileStore {
     /// whose records are read into a buffer that is written into the tables
     /// in the background.
     pub fn open_with(path: &Path, options: FileOptions) -> Result<FileStore, StoreError> {
-        if path.is_file() {
-            let what = if looks_like_gdbm(path) {
-                "a gdbm database (pyzord 1.1.2's default engine); serve it with -e gdbm or copy it with `pyzord migrate --from gdbm:FILE --to file:DIR`".to_owned()
-            } else if super::legacy::looks_like_redb(path) {
-                format!(
-                    "a file store of pyzord-rs' earlier format (redb); convert it with `pyzord migrate --from file:{} --to file:DIR`",
-                    path.display()
-                )
-            } else {
-                "a file; the file store is a directory".to_owned()
-            };
-            return Err(StoreError::Other(format!("{} is {what}", path.display())));
+        if let Some(e) = FileStore::not_a_store(path) {
+            return Err(e);
         }
         let io = |e: std::io::Error| StoreError::Other(format!("{}: {e}", path.display()));
         std::fs::create_dir_all(path).map_err(io)?;
@@ -608,6 +610,9 @@ impl FileStore {
     /// thread and nothing written, so that it works on a full disk too.
     pub fn open_read_only(path: &Path) -> Result<FileStore, StoreError> {
         let io = |e: std::io::Error| StoreError::Other(format!("{}: {e}", path.display()));
+        if let Some(e) = FileStore::not_a_store(path) {
+            return Err(e);
+        }
         if !path.is_dir() {
             return Err(StoreError::Other(format!(
                 "{}: no such directory",
@@ -900,8 +905,8 @@ impl Writer<'_> {
             .and_then(|()| if synced { self.wal.sync() } else { Ok(()) });
         if let Err(e) = r {
             self.failed = Some(Instant::now());
-            // the frame may be on disk in part: cut it off (a failure here
-            // is retried by ready())
+            // the frame may be in the file in part, or written but not
+            // synced: cut it off (a failure here is retried by ready())
             let _ = self.wal.cut_back();
             return Err(db_err(e));
         }
