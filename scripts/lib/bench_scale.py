@@ -15,8 +15,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from bench_server import (  # noqa: E402
-    LOAD, PYZORD, VENV, flush_redis, free_port, machine_line, running, start, start_redis, stop,
-    stop_all, wait_ready,
+    LOAD, PYZORD, VENV, flush_redis, free_port, machine_line, md, running, start, start_redis,
+    stop, stop_all, table, wait_ready,
 )
 
 WORKLOADS = ["pool-mix", "fresh-reports", "fresh-checks", "real-mix"]
@@ -60,6 +60,17 @@ def du(path):
     return total
 
 
+def wait_ingested(store, settle):
+    """Waits (at most 2 minutes) until a running file store has written its
+    logs' records into its tables (one log left), then `settle` seconds
+    more for compaction."""
+    deadline = time.time() + 120
+    while time.time() < deadline and \
+            len([f for f in os.listdir(store) if f.startswith("wal-")]) > 1:
+        time.sleep(0.5)
+    time.sleep(settle)
+
+
 def expiry(home, n, split, rate, seconds):
     """The p99 of checks at `rate` right after start, without expiry and
     while the first tenth of the store (reported before `split`) expires."""
@@ -71,12 +82,7 @@ def expiry(home, n, split, rate, seconds):
                "--cleanup-age", "0"])
     try:
         wait_ready(port, p, "file store")
-        store = os.path.join(home, "pyzord.store")
-        deadline = time.time() + 120
-        while time.time() < deadline and \
-                len([f for f in os.listdir(store) if f.startswith("wal-")]) > 1:
-            time.sleep(0.5)
-        time.sleep(5)
+        wait_ingested(os.path.join(home, "pyzord.store"), 5)
     finally:
         stop(p)
     # without expiry before and after (background compaction varies), and
@@ -293,11 +299,7 @@ def main():
             # disk: the store of n digests once the logs are in the tables
             # and compaction has settled (before the workloads add records)
             store = os.path.join(home, "pyzord.store")
-            deadline = time.time() + 120
-            while time.time() < deadline and \
-                    len([f for f in os.listdir(store) if f.startswith("wal-")]) > 1:
-                time.sleep(0.5)
-            time.sleep(10)
+            wait_ingested(store, 10)
             disk = du(store)
             cells = []
             for w in WORKLOADS:
@@ -333,17 +335,6 @@ def main():
         mem_rows.append([f"{n:,}", f"{idle / 1024:.0f} MiB", f"{rss / 1024:.0f} MiB",
                          f"{(rss - idle) * 1024 / n:.0f}"])
     mem_head = ["memory store at", "RSS idle", "RSS filled", "bytes/digest (RSS growth)"]
-
-    def table(head, rows):
-        w = [max(len(str(r[i])) for r in [head] + rows) for i in range(len(head))]
-        lines = ["  ".join(str(c).ljust(w[i]) for i, c in enumerate(head))]
-        lines += ["  ".join(str(c).ljust(w[i]) for i, c in enumerate(r)) for r in rows]
-        return "\n".join(lines)
-
-    def md(head, rows):
-        out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        out += ["| " + " | ".join(r) + " |" for r in rows]
-        return "\n".join(out)
 
     tables = [(head, rows + ratio_rows)]
     if latency_rows:

@@ -137,6 +137,21 @@ def machine_line():
     return f"== machine: {os.cpu_count()} CPUs ({cpu}), {platform.system()} {platform.release()}"
 
 
+def table(head, rows):
+    """Rows as aligned text columns under a header."""
+    w = [max(len(str(r[i])) for r in [head] + rows) for i in range(len(head))]
+    lines = ["  ".join(str(c).ljust(w[i]) for i, c in enumerate(head))]
+    lines += ["  ".join(str(c).ljust(w[i]) for i, c in enumerate(r)) for r in rows]
+    return "\n".join(lines)
+
+
+def md(head, rows):
+    """Rows as a Markdown table."""
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(out)
+
+
 def flush_redis(port):
     # FLUSHALL over a plain socket (RESP), so that no client is needed
     with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
@@ -288,17 +303,6 @@ def main():
                                f"{r['p99_us'] / 1000:.2f}", str(r["lost"]), ", ".join(f"{c}: {n}" for c, n in r["codes"].items())])
         cost = anon["requests_per_second"] / signed["requests_per_second"] - 1
         extra_rows.append(["signed cost over anonymous", f"{100 * cost:+.1f} %", "", "", "", "throughput ratio - 1"])
-
-    def table(head, rows):
-        w = [max(len(str(r[i])) for r in [head] + rows) for i in range(len(head))]
-        lines = ["  ".join(str(c).ljust(w[i]) for i, c in enumerate(head))]
-        lines += ["  ".join(str(c).ljust(w[i]) for i, c in enumerate(r)) for r in rows]
-        return "\n".join(lines)
-
-    def md(head, rows):
-        out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        out += ["| " + " | ".join(r) + " |" for r in rows]
-        return "\n".join(out)
 
     print()
     print(table(head, rows))
