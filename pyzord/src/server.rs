@@ -73,6 +73,11 @@ pub struct ServerHandle {
 /// find out whether it is back.
 const PROBE_INTERVAL: Duration = Duration::from_millis(200);
 
+/// How long a store that came back must keep working before its outage is
+/// logged as over: a failure within this time continues the same outage
+/// (a Redis Cluster failing over answers for some slots before others).
+const SETTLE: Duration = Duration::from_millis(300);
+
 /// Non-outage store errors are logged at most this often.
 const ERROR_LOG_INTERVAL: Duration = Duration::from_secs(10);
 
@@ -82,8 +87,10 @@ const ERROR_LOG_INTERVAL: Duration = Duration::from_secs(10);
 /// and the outage counted, and later batches are answered at once with
 /// the same error instead of each waiting for a timeout, but for one
 /// batch every [`PROBE_INTERVAL`] that is let through to find out when it
-/// is back (one line again). Other store errors are logged at most once
-/// per [`ERROR_LOG_INTERVAL`].
+/// is back. Once a batch gets through, all do; when the store has worked
+/// for [`SETTLE`], one line says it is back (a failure before that
+/// continues the outage). Other store errors are logged at most once per
+/// [`ERROR_LOG_INTERVAL`].
 struct MonitoredStore {
     inner: Arc<dyn Store>,
     monitor: Monitor,
@@ -112,6 +119,8 @@ struct Outage {
     probing: bool,
     refused: u64,
     cause: String,
+    /// When a batch got through again (the outage ends [`SETTLE`] later).
+    recovered: Option<Instant>,
 }
 
 impl MonitoredStore {
@@ -138,6 +147,9 @@ impl Monitor {
     fn short_circuit(&self) -> Option<StoreError> {
         let mut h = self.health();
         let o = h.outage.as_mut()?;
+        if o.recovered.is_some() {
+            return None;
+        }
         if !o.probing && o.last_probe.elapsed() >= PROBE_INTERVAL {
             o.probing = true;
             o.last_probe = Instant::now();
@@ -154,7 +166,14 @@ impl Monitor {
         let mut h = self.health();
         match result {
             Err(StoreError::Unavailable(cause)) => match h.outage.as_mut() {
-                Some(o) => o.probing = false,
+                Some(o) => {
+                    o.probing = false;
+                    if o.recovered.take().is_some() {
+                        // down again before it settled: the same outage
+                        o.last_probe = Instant::now();
+                        self.stats.store_down.store(1, Ordering::Relaxed);
+                    }
+                }
                 None => {
                     let cause = crate::store::causes(cause.as_ref());
                     tracing::error!(
@@ -171,18 +190,28 @@ impl Monitor {
                         probing: false,
                         refused: 0,
                         cause,
+                        recovered: None,
                     });
                 }
             },
             other => {
-                if let Some(o) = h.outage.take() {
-                    tracing::warn!(
-                        "The {} store is back after {:.1} s ({} batches answered with an error meanwhile).",
-                        self.name,
-                        o.since.elapsed().as_secs_f64(),
-                        o.refused
-                    );
-                    self.stats.store_down.store(0, Ordering::Relaxed);
+                if let Some(o) = h.outage.as_mut() {
+                    match o.recovered {
+                        None => {
+                            o.recovered = Some(Instant::now());
+                            self.stats.store_down.store(0, Ordering::Relaxed);
+                        }
+                        Some(at) if at.elapsed() >= SETTLE => {
+                            tracing::warn!(
+                                "The {} store is back after {:.1} s ({} batches answered with an error meanwhile).",
+                                self.name,
+                                at.duration_since(o.since).as_secs_f64(),
+                                o.refused
+                            );
+                            h.outage = None;
+                        }
+                        Some(_) => {}
+                    }
                 }
                 if let Err(e) = other {
                     h.errors += 1;
@@ -433,7 +462,7 @@ fn worker(sock: &Arc<UdpSocket>, shared: &Arc<Shared>) {
                     prepared.ops(),
                     prepared.now(),
                     Box::new(move |result| {
-                        answer(&shared2, &sock2, prepared, result, start, debug)
+                        answer_or_split(&shared2, &sock2, prepared, result, start, debug)
                     }),
                 );
             } else {
@@ -449,6 +478,39 @@ fn worker(sock: &Arc<UdpSocket>, shared: &Arc<Shared>) {
             );
         }
     }
+}
+
+/// Finishes a batch, but when the store refused a batch that both reads
+/// and writes (a full Redis refuses the whole transaction, so nothing of
+/// it was applied), answers its reads on their own and only its writes
+/// with the error: a full database still answers checks.
+fn answer_or_split(
+    shared: &Shared,
+    sock: &UdpSocket,
+    mut prepared: Prepared,
+    result: Result<Vec<Record>, StoreError>,
+    start: Instant,
+    debug: bool,
+) {
+    if let Err(StoreError::Rejected(cause)) = &result
+        && let Some(writes) = prepared.split_off_updates()
+    {
+        if prepared.is_empty() {
+            // writes only
+            return answer(shared, sock, writes, result, start, debug);
+        }
+        let again = StoreError::Rejected(Box::new(io::Error::other(crate::store::causes(
+            cause.as_ref(),
+        ))));
+        answer(shared, sock, writes, Err(again), start, debug);
+        let reads = if prepared.needs_store() {
+            shared.store.apply(&prepared.ops(), prepared.now())
+        } else {
+            Ok(Vec::new())
+        };
+        return answer(shared, sock, prepared, reads, start, debug);
+    }
+    answer(shared, sock, prepared, result, start, debug)
 }
 
 /// Finishes a batch: replies, statistics, hooks.
