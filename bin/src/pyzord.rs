@@ -27,6 +27,7 @@ use pyzord::store::file::{FileOptions, FileStore, SyncMode, looks_like_gdbm};
 use pyzord::store::gdbm::GdbmStore;
 use pyzord::store::memory::MemoryStore;
 use pyzord::store::redis::RedisStore;
+use pyzord::store::redis_cluster::RedisClusterStore;
 
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 use signal_hook::iterator::{Handle, Signals};
@@ -58,11 +59,12 @@ pub struct Args {
     /// listen on this port
     #[arg(short = 'p', long = "port")]
     pub port: Option<u16>,
-    /// select database backend (file, memory, redis, gdbm)
+    /// select database backend (file, memory, redis, redis-cluster, gdbm)
     #[arg(short = 'e', long = "database-engine")]
     pub engine: Option<String>,
     /// data source name (a file name for file and gdbm,
-    /// host,port,password,db for redis)
+    /// host,port,password,db for redis,
+    /// HOST:PORT[,HOST:PORT...][,password=PASSWORD] for redis-cluster)
     #[arg(long = "dsn")]
     pub dsn: Option<String>,
     /// accepted for compatibility (Python's gevent; nothing to do here)
@@ -162,12 +164,13 @@ pub struct Args {
 }
 
 /// Operator commands (pyzor-rs). A database is `ENGINE[:DSN]`:
-/// `gdbm[:FILE]`, `file[:FILE]`, `redis[:HOST,PORT,PASSWORD,DB]`; without
-/// a DSN the homedir's default file or Redis' default DSN.
+/// `gdbm[:FILE]`, `file[:FILE]`, `redis[:HOST,PORT,PASSWORD,DB]`,
+/// `redis-cluster:HOST:PORT[,HOST:PORT...][,password=PASSWORD]`; without a
+/// DSN the homedir's default file or Redis' default DSN.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Copy every record of one database into another (between gdbm, file
-    /// and redis; what pyzor-migrate does). Records that cannot be read
+    /// Copy every record of one database into another (between gdbm, file,
+    /// redis and redis-cluster; what pyzor-migrate does). Records that cannot be read
     /// are reported with their key and skipped.
     Migrate {
         /// The source database, ENGINE or ENGINE:DSN.
@@ -248,7 +251,7 @@ const START: &str = "pyzord::start";
 pub const FILE_STORE: &str = "pyzord.store";
 
 /// The engines this server has.
-pub const ENGINES: &str = "file (the default), memory, redis, gdbm";
+pub const ENGINES: &str = "file (the default), memory, redis, redis-cluster, gdbm";
 
 /// A resolved start-up configuration.
 pub struct Setup {
@@ -277,6 +280,8 @@ pub enum Engine {
     Memory,
     /// Redis with this DSN.
     Redis(String),
+    /// A Redis Cluster with this DSN (seed nodes).
+    RedisCluster(String),
     /// A gdbm database of the reference at this path.
     Gdbm(PathBuf),
 }
@@ -464,6 +469,7 @@ fn engine(s: &ServerSettings, homedir: &Path, home: Option<&Path>) -> Result<Eng
         "file" => Ok(file_store()),
         "memory" => Ok(Engine::Memory),
         "redis" => Ok(Engine::Redis(s.digest_db.clone())),
+        "redis-cluster" => Ok(Engine::RedisCluster(s.digest_db.clone())),
         "gdbm" => Ok(Engine::Gdbm(file(&s.digest_db))),
         "" => {
             // Not chosen: serve an existing gdbm database of pyzord 1.1.2
@@ -509,6 +515,10 @@ pub fn open_store(
         Engine::Memory => Arc::new(MemoryStore::new()) as Arc<dyn Database>,
         Engine::Redis(dsn) => Arc::new(
             RedisStore::open(dsn, cleanup_age).map_err(|e| fatal(pyzord::store::causes(&e)))?,
+        ),
+        Engine::RedisCluster(dsn) => Arc::new(
+            RedisClusterStore::open(dsn, cleanup_age)
+                .map_err(|e| fatal(pyzord::store::causes(&e)))?,
         ),
         Engine::Gdbm(p) => Arc::new(GdbmStore::open(p).map_err(|e| {
             fatal(format!(
@@ -628,6 +638,9 @@ fn admin(args: &Args, command: &Command) -> i32 {
                     Engine::File(p) => Ok(pyzord::admin::DbSpec::File(p.clone())),
                     Engine::Gdbm(p) => Ok(pyzord::admin::DbSpec::Gdbm(p.clone())),
                     Engine::Redis(d) => Ok(pyzord::admin::DbSpec::Redis(d.clone())),
+                    Engine::RedisCluster(d) => {
+                        Ok(pyzord::admin::DbSpec::RedisCluster(d.clone()))
+                    }
                     Engine::Memory => Err(
                         "the memory engine keeps nothing on disk, and no server runs in this homedir"
                             .to_owned(),

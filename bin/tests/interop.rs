@@ -168,3 +168,11 @@ fn python_and_perl_clients_against_the_redis_store() {
     let dsn = format!("127.0.0.1,{},,0", redis.port);
     session(&["-e", "redis", "--dsn", &dsn]);
 }
+
+#[test]
+fn python_and_perl_clients_against_the_redis_cluster_store() {
+    let Some(cluster) = pyzor_testkit::RedisCluster::start() else {
+        return;
+    };
+    session(&["-e", "redis-cluster", "--dsn", &cluster.dsn()]);
+}

@@ -1,9 +1,10 @@
 //! Operator commands on a digest database: `pyzord migrate` (what the
-//! reference's `pyzor-migrate` does, between gdbm, file and redis) and
-//! `pyzord stats`.
+//! reference's `pyzor-migrate` does, between gdbm, file, redis and
+//! redis-cluster) and `pyzord stats`.
 //!
 //! A database is named `ENGINE[:DSN]`: `gdbm:/var/lib/pyzor/pyzord.db`,
-//! `file:pyzord.store`, `redis:127.0.0.1,6379,,0`; without a DSN, gdbm and
+//! `file:pyzord.store`, `redis:127.0.0.1,6379,,0`,
+//! `redis-cluster:10.0.0.1:7000,10.0.0.2:7000`; without a DSN, gdbm and
 //! file use their default in the homedir and redis its default DSN. A
 //! `file:` that names a file of the file store's earlier format (redb,
 //! `pyzord.redb`) is read as such: a source of `migrate` and `stats`.
@@ -20,6 +21,7 @@ use crate::store::file::FileStore;
 use crate::store::gdbm::GdbmStore;
 use crate::store::legacy::{LegacyFileStore, looks_like_redb};
 use crate::store::redis::RedisStore;
+use crate::store::redis_cluster::RedisClusterStore;
 use crate::store::{Bulk, Record, Store, StoreError, StoreOp};
 
 /// A store that can also be read and written as a whole.
@@ -36,6 +38,8 @@ pub enum DbSpec {
     File(PathBuf),
     /// A Redis DSN (`host,port,password,db`).
     Redis(String),
+    /// A Redis Cluster DSN (`HOST:PORT[,HOST:PORT…][,password=PASSWORD]`).
+    RedisCluster(String),
 }
 
 impl DbSpec {
@@ -59,8 +63,15 @@ impl DbSpec {
                     .unwrap_or("localhost,6379,,0")
                     .to_owned(),
             )),
+            "redis-cluster" => match dsn.filter(|d| !d.is_empty()) {
+                Some(d) => Ok(DbSpec::RedisCluster(d.to_owned())),
+                None => Err(
+                    "redis-cluster needs its seed nodes: redis-cluster:HOST:PORT[,HOST:PORT...]"
+                        .to_owned(),
+                ),
+            },
             other => Err(format!(
-                "unknown database {other:?}: use gdbm[:FILE], file[:FILE] or redis[:HOST,PORT,PASSWORD,DB]"
+                "unknown database {other:?}: use gdbm[:FILE], file[:FILE], redis[:HOST,PORT,PASSWORD,DB] or redis-cluster:HOST:PORT[,HOST:PORT...]"
             )),
         }
     }
@@ -108,6 +119,10 @@ impl DbSpec {
                 RedisStore::open(dsn, cleanup_age)
                     .map_err(|e| format!("{self}: {}", crate::store::causes(&e)))?,
             ),
+            DbSpec::RedisCluster(dsn) => Box::new(
+                RedisClusterStore::open(dsn, cleanup_age)
+                    .map_err(|e| format!("{self}: {}", crate::store::causes(&e)))?,
+            ),
         })
     }
 }
@@ -133,6 +148,7 @@ impl std::fmt::Display for DbSpec {
             DbSpec::Gdbm(p) => write!(f, "gdbm:{}", p.display()),
             DbSpec::File(p) => write!(f, "file:{}", p.display()),
             DbSpec::Redis(d) => write!(f, "redis:{d}"),
+            DbSpec::RedisCluster(d) => write!(f, "redis-cluster:{d}"),
         }
     }
 }
@@ -642,6 +658,17 @@ mod tests {
         assert_eq!(
             DbSpec::parse("redis:10.0.0.1,6380,pw,2", home).unwrap(),
             DbSpec::Redis("10.0.0.1,6380,pw,2".into())
+        );
+        assert_eq!(
+            DbSpec::parse("redis-cluster:10.0.0.1:7000,10.0.0.2:7000", home).unwrap(),
+            DbSpec::RedisCluster("10.0.0.1:7000,10.0.0.2:7000".into())
+        );
+        assert!(DbSpec::parse("redis-cluster", home).is_err());
+        assert_eq!(
+            DbSpec::parse("redis-cluster:h:1", home)
+                .unwrap()
+                .to_string(),
+            "redis-cluster:h:1"
         );
         assert!(DbSpec::parse("mysql:x", home).is_err());
     }

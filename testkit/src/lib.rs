@@ -342,6 +342,196 @@ impl Redis {
     }
 }
 
+/// A Redis Cluster on loopback: six redis-servers (three masters, a
+/// replica each; node timeout 1 s, so a failover takes a few seconds), each
+/// on its own port and data directory, stopped by PID on drop.
+#[derive(Debug)]
+pub struct RedisCluster {
+    /// The nodes by port; `None` once killed.
+    pub nodes: Vec<(u16, Option<ChildGuard>)>,
+    _dir: tempfile::TempDir,
+}
+
+impl RedisCluster {
+    /// Starts the nodes and joins them with `redis-cli --cluster create`;
+    /// waits until every node reports `cluster_state:ok`. Skips/fails when
+    /// redis-server is not installed.
+    pub fn start() -> Option<RedisCluster> {
+        let bin = require_redis_server()?;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut nodes = Vec::new();
+        while nodes.len() < 6 {
+            // the cluster bus listens on port + 10000
+            let port = free_port();
+            if port > 55535
+                || TcpListener::bind(("127.0.0.1", port + 10000)).is_err()
+                || nodes.iter().any(|(p, _)| *p == port)
+            {
+                continue;
+            }
+            let node_dir = dir.path().join(port.to_string());
+            std::fs::create_dir(&node_dir).expect("node dir");
+            let guard = ChildGuard::spawn(
+                "redis-server (cluster node)",
+                Command::new(&bin)
+                    .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                    .args(["--save", "", "--appendonly", "no"])
+                    .args(["--cluster-enabled", "yes"])
+                    .args(["--cluster-config-file", "nodes.conf"])
+                    .args(["--cluster-node-timeout", "1000"])
+                    // the masters that are up keep serving their slots
+                    // while one is failing over
+                    .args(["--cluster-require-full-coverage", "no"])
+                    // replicas in sync at once (a replica that never
+                    // synced cannot take over)
+                    .args(["--repl-diskless-sync-delay", "0"])
+                    .arg("--dir")
+                    .arg(&node_dir)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null()),
+            );
+            nodes.push((port, Some(guard)));
+        }
+        for (port, _) in &nodes {
+            let up = wait_until(Duration::from_secs(10), || {
+                std::net::TcpStream::connect(("127.0.0.1", *port)).is_ok()
+            });
+            assert!(up, "redis-server did not start on port {port}");
+        }
+        let addrs: Vec<String> = nodes
+            .iter()
+            .map(|(p, _)| format!("127.0.0.1:{p}"))
+            .collect();
+        let out = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&addrs)
+            .args(["--cluster-replicas", "1", "--cluster-yes"])
+            .output()
+            .expect("redis-cli runs");
+        assert!(
+            out.status.success(),
+            "redis-cli --cluster create failed: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let cluster = RedisCluster { nodes, _dir: dir };
+        assert!(
+            cluster.wait_ok(Duration::from_secs(20)),
+            "the Redis Cluster did not reach cluster_state:ok"
+        );
+        assert!(
+            cluster.wait_replicas_in_sync(Duration::from_secs(20)),
+            "the Redis Cluster's replicas did not sync"
+        );
+        Some(cluster)
+    }
+
+    /// The DSN of `-e redis-cluster` naming every node as a seed.
+    pub fn dsn(&self) -> String {
+        let nodes: Vec<String> = self
+            .nodes
+            .iter()
+            .map(|(p, _)| format!("127.0.0.1:{p}"))
+            .collect();
+        nodes.join(",")
+    }
+
+    /// Runs `redis-cli -p port` with these arguments; its stdout.
+    pub fn cli(port: u16, args: &[&str]) -> String {
+        let out = Command::new("redis-cli")
+            .args(["-p", &port.to_string()])
+            .args(args)
+            .output()
+            .expect("redis-cli runs");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    /// The ports of the nodes that are up.
+    pub fn live(&self) -> Vec<u16> {
+        self.nodes
+            .iter()
+            .filter(|(_, g)| g.is_some())
+            .map(|(p, _)| *p)
+            .collect()
+    }
+
+    /// The ports of the masters that are up and serve slots, as a live
+    /// node sees them (`CLUSTER NODES`).
+    pub fn masters(&self) -> Vec<u16> {
+        let live = self.live();
+        let Some(&any) = live.first() else {
+            return Vec::new();
+        };
+        let mut masters: Vec<u16> = RedisCluster::cli(any, &["cluster", "nodes"])
+            .lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                let serves = f.len() > 8;
+                let master = f.get(2)?.split(',').any(|x| x == "master") && !f[2].contains("fail");
+                let port = f
+                    .get(1)?
+                    .split('@')
+                    .next()?
+                    .rsplit(':')
+                    .next()?
+                    .parse()
+                    .ok()?;
+                (master && serves && live.contains(&port)).then_some(port)
+            })
+            .collect();
+        masters.sort_unstable();
+        masters
+    }
+
+    /// The port of the master that holds `key`'s slot.
+    pub fn master_of(&self, key: &str) -> Option<u16> {
+        let live = self.live();
+        let slot: u16 = RedisCluster::cli(*live.first()?, &["cluster", "keyslot", key])
+            .parse()
+            .ok()?;
+        RedisCluster::cli(live[0], &["cluster", "nodes"])
+            .lines()
+            .find_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                if !f.get(2)?.contains("master") || f[2].contains("fail") {
+                    return None;
+                }
+                let holds = f[8..].iter().any(|r| match r.split_once('-') {
+                    Some((a, b)) => {
+                        matches!((a.parse::<u16>(), b.parse::<u16>()), (Ok(a), Ok(b)) if (a..=b).contains(&slot))
+                    }
+                    None => r.parse::<u16>() == Ok(slot),
+                });
+                holds.then(|| f[1].split('@').next()?.rsplit(':').next()?.parse().ok())?
+            })
+    }
+
+    /// Kills the node on `port` (SIGKILL) and reaps it.
+    pub fn kill(&mut self, port: u16) {
+        if let Some((_, g)) = self.nodes.iter_mut().find(|(p, _)| *p == port) {
+            *g = None;
+        }
+    }
+
+    /// Waits until every live replica's link to its master is up.
+    pub fn wait_replicas_in_sync(&self, timeout: Duration) -> bool {
+        wait_until(timeout, || {
+            self.live().iter().all(|p| {
+                let info = RedisCluster::cli(*p, &["info", "replication"]);
+                info.contains("role:master") || info.contains("master_link_status:up")
+            })
+        })
+    }
+
+    /// Waits until every live node reports `cluster_state:ok`.
+    pub fn wait_ok(&self, timeout: Duration) -> bool {
+        wait_until(timeout, || {
+            self.live()
+                .iter()
+                .all(|p| RedisCluster::cli(*p, &["cluster", "info"]).contains("cluster_state:ok"))
+        })
+    }
+}
+
 /// Test accounts, in the style of the reference's functional tests: `bob`
 /// may do everything, `alice` nothing, `dan` check/report/ping; `chuck`
 /// is a client-side account using bob's name with a wrong key. Keys are

@@ -1,8 +1,9 @@
 //! Where digests are counted: the [`Store`] trait, the record it keeps per
 //! digest, and the backends: `memory` (always there), `file` (fjall; Cargo
 //! feature `file`, which also reads the earlier redb format in `legacy`),
-//! `gdbm` (pyzord 1.1.2's database; feature `gdbm`) and `redis` (feature
-//! `redis`).
+//! `gdbm` (pyzord 1.1.2's database; feature `gdbm`), and `redis` and
+//! `redis_cluster` (the reference's Redis layout on one Redis or a Redis
+//! Cluster; feature `redis`).
 
 use pyzor_core::{Counts, Digest, InfoTimes};
 
@@ -15,6 +16,8 @@ pub mod legacy;
 pub mod memory;
 #[cfg(feature = "redis")]
 pub mod redis;
+#[cfg(feature = "redis")]
+pub mod redis_cluster;
 
 /// What the server knows about one digest. Times are Unix seconds, 0 for
 /// never (the wire form of `info`).

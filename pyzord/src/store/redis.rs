@@ -103,7 +103,11 @@ impl RedisStore {
     /// A store for this DSN; records expire `cleanup_age` seconds after
     /// their last update (0: never). Connects lazily.
     pub fn open(dsn: &str, cleanup_age: i64) -> Result<RedisStore, StoreError> {
-        let dsn = Dsn::parse(dsn).map_err(StoreError::Other)?;
+        RedisStore::with_dsn(Dsn::parse(dsn).map_err(StoreError::Other)?, cleanup_age)
+    }
+
+    /// [`RedisStore::open`] with a parsed DSN.
+    pub fn with_dsn(dsn: Dsn, cleanup_age: i64) -> Result<RedisStore, StoreError> {
         let addr = if dsn.host.contains('/') {
             ConnectionAddr::Unix(dsn.host.clone().into())
         } else {
@@ -189,7 +193,7 @@ impl RedisStore {
 
 /// A Redis error as a store error: the connection failed (refused,
 /// dropped, timed out) or Redis answered with an error (full, read-only).
-fn classify(e: redis::RedisError) -> StoreError {
+pub(crate) fn classify(e: redis::RedisError) -> StoreError {
     if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() || e.is_connection_refusal() {
         StoreError::unavailable(e)
     } else {
@@ -246,33 +250,52 @@ impl Bulk for RedisStore {
             for (d, r) in records {
                 let k = key(d);
                 p.cmd("DEL").arg(&k).ignore();
+                let fields = hash_fields(r);
                 let mut hset = redis::cmd("HSET");
                 hset.arg(&k);
-                let mut fields = 0;
-                for (name, v, always) in [
-                    ("r_count", r.r_count, r.r_count != 0 || r.wl_count == 0),
-                    ("r_entered", r.r_entered, false),
-                    ("r_updated", r.r_updated, false),
-                    ("wl_count", r.wl_count, r.wl_count != 0),
-                    ("wl_entered", r.wl_entered, false),
-                    ("wl_updated", r.wl_updated, false),
-                ] {
-                    if always || v != 0 {
-                        hset.arg(name).arg(v);
-                        fields += 1;
-                    }
+                for (name, v) in &fields {
+                    hset.arg(*name).arg(*v);
                 }
-                if fields > 0 {
-                    p.add_command(hset).ignore();
-                }
-                if self.cleanup_age > 0 && fields > 0 {
-                    // what is left of the record's life (at least a minute)
-                    let left = self.cleanup_age - (now - r.last_update()).max(0);
-                    p.cmd("EXPIRE").arg(&k).arg(left.max(60)).ignore();
+                p.add_command(hset).ignore();
+                if let Some(ttl) = ttl_left(self.cleanup_age, now, r) {
+                    p.cmd("EXPIRE").arg(&k).arg(ttl).ignore();
                 }
             }
             p.query::<()>(c)
         })
+    }
+}
+
+/// The hash fields the reference writes for a record: the counts and the
+/// times that are set (an unset time is an absent field; `r_count` is
+/// written when nothing else is, so that the hash exists).
+pub(crate) fn hash_fields(r: &Record) -> Vec<(&'static str, i64)> {
+    [
+        ("r_count", r.r_count, r.r_count != 0 || r.wl_count == 0),
+        ("r_entered", r.r_entered, false),
+        ("r_updated", r.r_updated, false),
+        ("wl_count", r.wl_count, r.wl_count != 0),
+        ("wl_entered", r.wl_entered, false),
+        ("wl_updated", r.wl_updated, false),
+    ]
+    .into_iter()
+    .filter(|&(_, v, always)| always || v != 0)
+    .map(|(name, v, _)| (name, v))
+    .collect()
+}
+
+/// The TTL of a record written at `now`: what is left of the cleanup age
+/// since its last update (at least a minute), or `None` when records do
+/// not expire.
+pub(crate) fn ttl_left(cleanup_age: i64, now: i64, r: &Record) -> Option<i64> {
+    (cleanup_age > 0).then(|| (cleanup_age - (now - r.last_update()).max(0)).max(60))
+}
+
+/// The hash fields an update changes: its count, first and last time.
+pub(crate) fn update_fields(kind: Update) -> (&'static str, &'static str, &'static str) {
+    match kind {
+        Update::Report => ("r_count", "r_entered", "r_updated"),
+        Update::Whitelist => ("wl_count", "wl_entered", "wl_updated"),
     }
 }
 
@@ -290,7 +313,7 @@ fn int_field(key: &str, name: &str, v: &Value) -> Result<i64, StoreError> {
 }
 
 /// Decodes an `HGETALL` reply (absent fields are 0).
-fn decode(key: &str, v: &Value) -> Result<Record, StoreError> {
+pub(crate) fn decode(key: &str, v: &Value) -> Result<Record, StoreError> {
     let mut r = Record::default();
     let pairs: Vec<(&Value, &Value)> = match v {
         Value::Array(items) => items
@@ -346,10 +369,7 @@ impl Store for RedisStore {
                         read_keys.push(k);
                     }
                     StoreOp::Update(kind, digests) => {
-                        let (count, entered, updated) = match kind {
-                            Update::Report => ("r_count", "r_entered", "r_updated"),
-                            Update::Whitelist => ("wl_count", "wl_entered", "wl_updated"),
-                        };
+                        let (count, entered, updated) = update_fields(*kind);
                         for d in digests {
                             let k = key(d);
                             p.cmd("HINCRBY").arg(&k).arg(count).arg(1).ignore();
