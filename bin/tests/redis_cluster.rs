@@ -280,3 +280,84 @@ fn a_master_killed_under_load_fails_over_without_silence() {
     assert!((1..=2).contains(&outages), "{log}");
     assert!(log.contains("The redis-cluster (127.0.0.1:"), "{log}");
 }
+
+#[test]
+fn slots_moving_under_load_are_followed() {
+    let Some(cluster) = RedisCluster::start() else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let log = home.path().join("pyzord.log");
+    let ours = common::start(
+        home.path(),
+        &[
+            "-e",
+            "redis-cluster",
+            "--dsn",
+            &cluster.dsn(),
+            "--log-file",
+            log.to_str().unwrap(),
+        ],
+    );
+    let server = ServerAddr::new("127.0.0.1", ours.port);
+    let client = Client::new().with_timeout(Duration::from_secs(5));
+    let before: Vec<Digest> = (0..300).map(|i| digest(i, 0xe0)).collect();
+    for chunk in before.chunks(50) {
+        client.report(&server, chunk).unwrap();
+    }
+    let seen = Arc::new(Seen::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let loader = {
+        let (seen, stop, server) = (seen.clone(), stop.clone(), server.clone());
+        std::thread::spawn(move || load(server, 0xe1, seen, stop))
+    };
+    // move a third of one master's slots to another, keys and all
+    // (MIGRATE: ASK while a slot moves, MOVED once it has)
+    let masters = cluster.masters();
+    let id = |port: u16| RedisCluster::cli(port, &["cluster", "myid"]);
+    let out = std::process::Command::new("redis-cli")
+        .args(["--cluster", "reshard", &format!("127.0.0.1:{}", masters[0])])
+        .args(["--cluster-from", &id(masters[0])])
+        .args(["--cluster-to", &id(masters[1])])
+        .args(["--cluster-slots", "1800", "--cluster-yes"])
+        .args(["--cluster-pipeline", "10"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "reshard: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    stop.store(true, Ordering::Relaxed);
+    loader.join().unwrap();
+    let acked: Vec<Digest> = seen.acked.lock().unwrap().iter().map(|(_, d)| *d).collect();
+    eprintln!(
+        "reshard: {} reports acked under load, {} error replies",
+        acked.len(),
+        seen.errors.load(Ordering::Relaxed)
+    );
+    assert_eq!(
+        seen.silent.load(Ordering::Relaxed),
+        0,
+        "requests unanswered"
+    );
+    assert_eq!(
+        seen.errors.load(Ordering::Relaxed),
+        0,
+        "redirections failed: {}",
+        std::fs::read_to_string(&log).unwrap()
+    );
+    assert!(acked.len() > 100, "only {} acked", acked.len());
+    for d in before.iter().chain(&acked) {
+        assert_eq!(client.check(&server, *d).unwrap().count, 1, "{d}");
+    }
+    // the moved slots hold keys on their new master
+    let n: usize = RedisCluster::cli(masters[1], &["dbsize"]).parse().unwrap();
+    let total: usize = masters
+        .iter()
+        .map(|m| RedisCluster::cli(*m, &["dbsize"]).parse::<usize>().unwrap())
+        .sum();
+    assert_eq!(total, before.len() + acked.len());
+    assert!(n * 5 > total * 2, "{n} of {total} on the receiving master");
+}

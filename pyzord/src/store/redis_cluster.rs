@@ -16,6 +16,9 @@
 //! reference does: `HINCRBY` the count, `HSETNX` the first time, `HSET` the
 //! last, `EXPIRE` the cleanup age. Reads and updates of one digest go to
 //! one master, in order, so a read sees the batch's updates before it.
+//! When slots move under a batch (`MOVED`, `ASK`), the redirected commands
+//! and the batch's reads are run again one at a time, following the
+//! redirection; updates that were applied are not run twice.
 //!
 //! A failed connection (a master killed, paused or failing over) gives
 //! [`StoreError::Unavailable`], and the connection is dropped with every
@@ -213,6 +216,23 @@ impl RedisClusterStore {
         }
     }
 
+    /// Runs commands as one cluster pipeline (split by slot, one round trip
+    /// per master); their replies in order. Commands with a key given
+    /// (reads) are run again after a redirection, see [`redo_redirected`].
+    fn run(&self, cmds: &[(redis::Cmd, Option<String>)]) -> Result<Vec<Value>, StoreError> {
+        if cmds.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut p = cluster_pipe();
+        for (c, _) in cmds {
+            p.add_command(c.clone());
+        }
+        self.with_connection(|c| match p.query(c) {
+            Err(e) if is_redirection(&e) => redo_redirected(c, cmds, e),
+            other => other,
+        })
+    }
+
     /// The masters, as single-node stores (for a scan of the whole
     /// cluster).
     fn masters(&self) -> Result<Vec<RedisStore>, StoreError> {
@@ -271,41 +291,38 @@ impl RedisClusterStore {
 
 impl Store for RedisClusterStore {
     fn apply(&self, ops: &[StoreOp], now: i64) -> Result<Vec<Record>, StoreError> {
-        if ops.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut p = cluster_pipe();
-        let mut read_keys = Vec::new();
+        // the batch's commands, in order; reads remember their key
+        let mut cmds: Vec<(redis::Cmd, Option<String>)> = Vec::new();
         for op in ops {
             match op {
                 StoreOp::Get(d) => {
                     let k = key(d);
-                    p.cmd("HGETALL").arg(&k);
-                    read_keys.push(k);
+                    let mut c = redis::cmd("HGETALL");
+                    c.arg(&k);
+                    cmds.push((c, Some(k)));
                 }
                 StoreOp::Update(kind, digests) => {
                     let (count, entered, updated) = update_fields(*kind);
                     let ttl = self.cleanup_age.max(0);
                     for d in digests {
-                        p.cmd("EVAL")
-                            .arg(UPDATE)
+                        let mut c = redis::cmd("EVAL");
+                        c.arg(UPDATE)
                             .arg(1)
                             .arg(key(d))
                             .arg(count)
                             .arg(entered)
                             .arg(updated)
                             .arg(now)
-                            .arg(ttl)
-                            .ignore();
+                            .arg(ttl);
+                        cmds.push((c, None));
                     }
                 }
             }
         }
-        let values: Vec<Value> = self.with_connection(|c| p.query(c))?;
-        read_keys
-            .iter()
+        let values = self.run(&cmds)?;
+        cmds.iter()
             .zip(values.iter())
-            .map(|(k, v)| decode(k, v))
+            .filter_map(|((_, read), v)| read.as_ref().map(|k| decode(k, v)))
             .collect()
     }
 
@@ -345,24 +362,58 @@ impl Bulk for RedisClusterStore {
     /// Writes records as the reference lays them out (see
     /// [`RedisStore`]'s), one atomic script per digest.
     fn put_all(&self, records: &[(Digest, Record)]) -> Result<(), StoreError> {
-        if records.is_empty() {
-            return Ok(());
-        }
         let now = pyzor_core::unix_secs(std::time::SystemTime::now());
-        let mut p = cluster_pipe();
-        for (d, r) in records {
-            let mut cmd = redis::cmd("EVAL");
-            cmd.arg(PUT)
-                .arg(1)
-                .arg(key(d))
-                .arg(ttl_left(self.cleanup_age, now, r).unwrap_or(0));
-            for (name, v) in hash_fields(r) {
-                cmd.arg(name).arg(v);
-            }
-            p.add_command(cmd).ignore();
-        }
-        self.with_connection(|c| p.query::<()>(c))
+        let cmds: Vec<(redis::Cmd, Option<String>)> = records
+            .iter()
+            .map(|(d, r)| {
+                let mut cmd = redis::cmd("EVAL");
+                cmd.arg(PUT)
+                    .arg(1)
+                    .arg(key(d))
+                    .arg(ttl_left(self.cleanup_age, now, r).unwrap_or(0));
+                for (name, v) in hash_fields(r) {
+                    cmd.arg(name).arg(v);
+                }
+                (cmd, None)
+            })
+            .collect();
+        self.run(&cmds).map(drop)
     }
+}
+
+/// `true` if a pipeline failed only because slots moved (`MOVED`) or are
+/// moving (`ASK`, `TRYAGAIN`): the commands that got such an answer were
+/// not run.
+fn is_redirection(e: &redis::RedisError) -> bool {
+    use redis::ServerErrorKind as K;
+    matches!(e.clone().into_server_errors(), Some(errors) if !errors.is_empty()
+        && errors.iter().all(|(_, se)| matches!(se.kind(), Some(K::Moved | K::Ask | K::TryAgain))))
+}
+
+/// After a pipeline came back with redirections ([`is_redirection`]):
+/// runs again, in order and one at a time (each follows its `MOVED` or
+/// `ASK`, as the `redis` crate does for single commands), the commands
+/// that were redirected and every read (whose values the failed pipeline
+/// did not return); updates that were applied are not run twice.
+fn redo_redirected(
+    con: &mut ClusterConnection,
+    cmds: &[(redis::Cmd, Option<String>)],
+    e: redis::RedisError,
+) -> redis::RedisResult<Vec<Value>> {
+    use redis::ConnectionLike;
+    let failed: Vec<usize> = e
+        .into_server_errors()
+        .map(|errors| errors.iter().map(|(i, _)| *i).collect())
+        .unwrap_or_default();
+    let mut values = Vec::with_capacity(cmds.len());
+    for (i, (cmd, read)) in cmds.iter().enumerate() {
+        if read.is_some() || failed.contains(&i) {
+            values.push(con.req_command(cmd)?.extract_error()?);
+        } else {
+            values.push(Value::Okay);
+        }
+    }
+    Ok(values)
 }
 
 #[cfg(test)]
