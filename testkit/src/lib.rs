@@ -358,6 +358,7 @@ impl RedisCluster {
     /// redis-server is not installed.
     pub fn start() -> Option<RedisCluster> {
         let bin = require_redis_server()?;
+        on_path("redis-cli").or_else(|| missing("redis-cli (Debian package redis-tools)"))?;
         let dir = tempfile::tempdir().expect("tempdir");
         let mut nodes = Vec::new();
         while nodes.len() < 6 {
