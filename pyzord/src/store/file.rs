@@ -899,14 +899,18 @@ impl Writer<'_> {
             SyncMode::Commit => true,
             SyncMode::Interval(_) => false,
         };
+        let whole = self.wal.len;
         let r = self
             .wal
             .append(&changed)
             .and_then(|()| if synced { self.wal.sync() } else { Ok(()) });
         if let Err(e) = r {
             self.failed = Some(Instant::now());
-            // the frame may be in the file in part, or written but not
-            // synced: cut it off (a failure here is retried by ready())
+            // the frame may be in the file in part, or whole but not
+            // synced (and refused, so it must not be replayed): cut the
+            // file back to where it was (a failure here is retried by
+            // ready())
+            self.wal.len = whole;
             let _ = self.wal.cut_back();
             return Err(db_err(e));
         }
