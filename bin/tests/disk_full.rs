@@ -2,10 +2,8 @@
 //! not acknowledged, checks keep being answered, the database stays
 //! readable, and serving recovers when space is freed. The disk is a small
 //! tmpfs the test mounts (it needs root, as CI has; elsewhere it is
-//! skipped). (A read-only remount is refused by the kernel while the
-//! database is open for writing, and an fsync error needs device-mapper,
-//! which this kernel lacks: both take the same path as a full disk, a
-//! failed commit.)
+//! skipped). fsync errors and a read-only file system are tested in
+//! `storage_faults.rs`.
 
 mod common;
 
