@@ -5,7 +5,8 @@
 //! worker threads: `--max-threads N`, `--max-processes N` (with
 //! `--processes True`) and `--pre-fork N` set the number of workers;
 //! otherwise there is one per core (`--workers N` says so directly).
-//! `--gevent` and `--db-connections` are accepted and have nothing to do.
+//! `--gevent` is accepted and has nothing to do; `--db-connections` sizes
+//! the mysql engine's connection pool (at least one per worker).
 
 use std::ffi::OsString;
 use std::io::Write as _;
@@ -26,6 +27,7 @@ use pyzord::store::Store;
 use pyzord::store::file::{FileOptions, FileStore, SyncMode, looks_like_gdbm};
 use pyzord::store::gdbm::GdbmStore;
 use pyzord::store::memory::MemoryStore;
+use pyzord::store::mysql::MysqlStore;
 use pyzord::store::redis::RedisStore;
 use pyzord::store::redis_cluster::RedisClusterStore;
 
@@ -59,12 +61,14 @@ pub struct Args {
     /// listen on this port
     #[arg(short = 'p', long = "port")]
     pub port: Option<u16>,
-    /// select database backend (file, memory, redis, redis-cluster, gdbm)
+    /// select database backend (file, memory, redis, redis-cluster, mysql,
+    /// gdbm)
     #[arg(short = 'e', long = "database-engine")]
     pub engine: Option<String>,
     /// data source name (a file name for file and gdbm,
     /// host,port,password,db for redis,
-    /// HOST:PORT[,HOST:PORT...][,password=PASSWORD] for redis-cluster)
+    /// HOST:PORT[,HOST:PORT...][,password=PASSWORD] for redis-cluster,
+    /// host,user,password,db,table for mysql)
     #[arg(long = "dsn")]
     pub dsn: Option<String>,
     /// accepted for compatibility (Python's gevent; nothing to do here)
@@ -165,12 +169,13 @@ pub struct Args {
 
 /// Operator commands (pyzor-rs). A database is `ENGINE[:DSN]`:
 /// `gdbm[:FILE]`, `file[:FILE]`, `redis[:HOST,PORT,PASSWORD,DB]`,
-/// `redis-cluster:HOST:PORT[,HOST:PORT...][,password=PASSWORD]`; without a
+/// `redis-cluster:HOST:PORT[,HOST:PORT...][,password=PASSWORD]`,
+/// `mysql:HOST,USER,PASSWORD,DB,TABLE`; without a
 /// DSN the homedir's default file or Redis' default DSN.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Copy every record of one database into another (between gdbm, file,
-    /// redis and redis-cluster; what pyzor-migrate does). Records that cannot be read
+    /// redis, redis-cluster and mysql; what pyzor-migrate does). Records that cannot be read
     /// are reported with their key and skipped.
     Migrate {
         /// The source database, ENGINE or ENGINE:DSN.
@@ -251,7 +256,7 @@ const START: &str = "pyzord::start";
 pub const FILE_STORE: &str = "pyzord.store";
 
 /// The engines this server has.
-pub const ENGINES: &str = "file (the default), memory, redis, redis-cluster, gdbm";
+pub const ENGINES: &str = "file (the default), memory, redis, redis-cluster, mysql, gdbm";
 
 /// A resolved start-up configuration.
 pub struct Setup {
@@ -282,6 +287,8 @@ pub enum Engine {
     Redis(String),
     /// A Redis Cluster with this DSN (seed nodes).
     RedisCluster(String),
+    /// A MySQL/MariaDB table (`host,user,password,db,table`).
+    Mysql(String),
     /// A gdbm database of the reference at this path.
     Gdbm(PathBuf),
 }
@@ -470,6 +477,7 @@ fn engine(s: &ServerSettings, homedir: &Path, home: Option<&Path>) -> Result<Eng
         "memory" => Ok(Engine::Memory),
         "redis" => Ok(Engine::Redis(s.digest_db.clone())),
         "redis-cluster" => Ok(Engine::RedisCluster(s.digest_db.clone())),
+        "mysql" => Ok(Engine::Mysql(s.digest_db.clone())),
         "gdbm" => Ok(Engine::Gdbm(file(&s.digest_db))),
         "" => {
             // Not chosen: serve an existing gdbm database of pyzord 1.1.2
@@ -496,6 +504,7 @@ pub fn open_store(
     engine: &Engine,
     cleanup_age: i64,
     file_options: FileOptions,
+    connections: usize,
 ) -> Result<Arc<dyn Database>, Fatal> {
     Ok(match engine {
         Engine::Gdbm(p) if p.is_dir() => {
@@ -519,6 +528,9 @@ pub fn open_store(
         Engine::RedisCluster(dsn) => Arc::new(
             RedisClusterStore::open(dsn, cleanup_age)
                 .map_err(|e| fatal(pyzord::store::causes(&e)))?,
+        ),
+        Engine::Mysql(dsn) => Arc::new(
+            MysqlStore::open(dsn, connections).map_err(|e| fatal(pyzord::store::causes(&e)))?,
         ),
         Engine::Gdbm(p) => Arc::new(GdbmStore::open(p).map_err(|e| {
             fatal(format!(
@@ -641,6 +653,7 @@ fn admin(args: &Args, command: &Command) -> i32 {
                     Engine::RedisCluster(d) => {
                         Ok(pyzord::admin::DbSpec::RedisCluster(d.clone()))
                     }
+                    Engine::Mysql(d) => Ok(pyzord::admin::DbSpec::Mysql(d.clone())),
                     Engine::Memory => Err(
                         "the memory engine keeps nothing on disk, and no server runs in this homedir"
                             .to_owned(),
@@ -686,10 +699,15 @@ fn serve(args: &Args) -> Result<(), Fatal> {
             .map_err(fatal)?;
     }
     setup_logging(&setup.settings, args.debug)?;
+    // database connections: one per worker, the expiry thread and the
+    // stats socket, or --db-connections if more
+    let connections =
+        (setup.workers + 2).max(usize::try_from(setup.settings.db_connections).unwrap_or(0));
     let store = open_store(
         &setup.engine,
         setup.settings.cleanup_age,
         setup.file_options,
+        connections,
     )?;
     // `pyzord stats` in this homedir asks the running server
     let _stats_socket = match StatsSocket::start(

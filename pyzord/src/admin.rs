@@ -1,10 +1,11 @@
 //! Operator commands on a digest database: `pyzord migrate` (what the
-//! reference's `pyzor-migrate` does, between gdbm, file, redis and
-//! redis-cluster) and `pyzord stats`.
+//! reference's `pyzor-migrate` does, between gdbm, file, redis,
+//! redis-cluster and mysql) and `pyzord stats`.
 //!
 //! A database is named `ENGINE[:DSN]`: `gdbm:/var/lib/pyzor/pyzord.db`,
 //! `file:pyzord.store`, `redis:127.0.0.1,6379,,0`,
-//! `redis-cluster:10.0.0.1:7000,10.0.0.2:7000`; without a DSN, gdbm and
+//! `redis-cluster:10.0.0.1:7000,10.0.0.2:7000`,
+//! `mysql:localhost,pyzor,PASSWORD,pyzor,public`; without a DSN, gdbm and
 //! file use their default in the homedir and redis its default DSN. A
 //! `file:` that names a file of the file store's earlier format (redb,
 //! `pyzord.redb`) is read as such: a source of `migrate` and `stats`.
@@ -20,6 +21,7 @@ use pyzor_core::Digest;
 use crate::store::file::FileStore;
 use crate::store::gdbm::GdbmStore;
 use crate::store::legacy::{LegacyFileStore, looks_like_redb};
+use crate::store::mysql::MysqlStore;
 use crate::store::redis::RedisStore;
 use crate::store::redis_cluster::RedisClusterStore;
 use crate::store::{Bulk, Record, Store, StoreError, StoreOp};
@@ -40,6 +42,8 @@ pub enum DbSpec {
     Redis(String),
     /// A Redis Cluster DSN (`HOST:PORT[,HOST:PORT…][,password=PASSWORD]`).
     RedisCluster(String),
+    /// A MySQL/MariaDB DSN (`host,user,password,db,table`).
+    Mysql(String),
 }
 
 impl DbSpec {
@@ -70,8 +74,12 @@ impl DbSpec {
                         .to_owned(),
                 ),
             },
+            "mysql" => match dsn.filter(|d| !d.is_empty()) {
+                Some(d) => Ok(DbSpec::Mysql(d.to_owned())),
+                None => Err("mysql needs its DSN: mysql:HOST,USER,PASSWORD,DB,TABLE".to_owned()),
+            },
             other => Err(format!(
-                "unknown database {other:?}: use gdbm[:FILE], file[:FILE], redis[:HOST,PORT,PASSWORD,DB] or redis-cluster:HOST:PORT[,HOST:PORT...]"
+                "unknown database {other:?}: use gdbm[:FILE], file[:FILE], redis[:HOST,PORT,PASSWORD,DB], redis-cluster:HOST:PORT[,HOST:PORT...] or mysql:HOST,USER,PASSWORD,DB,TABLE"
             )),
         }
     }
@@ -123,6 +131,10 @@ impl DbSpec {
                 RedisClusterStore::open(dsn, cleanup_age)
                     .map_err(|e| format!("{self}: {}", crate::store::causes(&e)))?,
             ),
+            DbSpec::Mysql(dsn) => Box::new(
+                MysqlStore::open(dsn, 1)
+                    .map_err(|e| format!("{self}: {}", crate::store::causes(&e)))?,
+            ),
         })
     }
 }
@@ -149,6 +161,10 @@ impl std::fmt::Display for DbSpec {
             DbSpec::File(p) => write!(f, "file:{}", p.display()),
             DbSpec::Redis(d) => write!(f, "redis:{d}"),
             DbSpec::RedisCluster(d) => write!(f, "redis-cluster:{d}"),
+            DbSpec::Mysql(d) => match crate::store::mysql::Dsn::parse(d) {
+                Ok(dsn) => write!(f, "mysql:{dsn}"),
+                Err(_) => write!(f, "mysql:{d}"),
+            },
         }
     }
 }
@@ -670,7 +686,12 @@ mod tests {
                 .to_string(),
             "redis-cluster:h:1"
         );
-        assert!(DbSpec::parse("mysql:x", home).is_err());
+        assert_eq!(
+            DbSpec::parse("mysql:h,u,p,db,t", home).unwrap(),
+            DbSpec::Mysql("h,u,p,db,t".into())
+        );
+        assert!(DbSpec::parse("mysql", home).is_err());
+        assert!(DbSpec::parse("oracle:x", home).is_err());
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! feature `file`, which also reads the earlier redb format in `legacy`),
 //! `gdbm` (pyzord 1.1.2's database; feature `gdbm`), and `redis` and
 //! `redis_cluster` (the reference's Redis layout on one Redis or a Redis
-//! Cluster; feature `redis`).
+//! Cluster; feature `redis`), and `mysql` (the reference's MySQL/MariaDB
+//! table; feature `mysql`).
 
 use pyzor_core::{Counts, Digest, InfoTimes};
 
@@ -14,6 +15,8 @@ pub mod gdbm;
 #[cfg(feature = "file")]
 pub mod legacy;
 pub mod memory;
+#[cfg(feature = "mysql")]
+pub mod mysql;
 #[cfg(feature = "redis")]
 pub mod redis;
 #[cfg(feature = "redis")]
