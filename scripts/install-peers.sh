@@ -6,7 +6,8 @@
 # Idempotent: re-running only fills in what is missing. Installs
 #   - Debian packages: redis-server, python3-venv, python3-gdbm (dbm.gnu for the
 #     reference pyzord's gdbm engine), spamassassin (its pure-Perl Pyzor client),
-#     procps;
+#     mariadb-server and python3-mysqldb (the reference's mysql engine, which the
+#     tests run with Debian's MySQLdb on PYTHONPATH), procps;
 #   - a venv at $PYZOR_PEERS_VENV (default: $HOME/.cache/pyzor-rs/peers-venv) made
 #     with Debian's /usr/bin/python3 (it has the _gdbm module; pyenv builds often
 #     do not), holding pyzor==1.1.2 and redis-py.
@@ -22,7 +23,8 @@ SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 need=()
-for p in redis-server python3 python3-venv python3-gdbm spamassassin perl procps; do
+for p in redis-server python3 python3-venv python3-gdbm spamassassin perl procps \
+         mariadb-server python3-mysqldb; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
 done
 # The reference digests were made with Debian's python3.11 3.11.2-6+deb12u9; older

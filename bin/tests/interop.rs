@@ -176,3 +176,11 @@ fn python_and_perl_clients_against_the_redis_cluster_store() {
     };
     session(&["-e", "redis-cluster", "--dsn", &cluster.dsn()]);
 }
+
+#[test]
+fn python_and_perl_clients_against_the_mysql_store() {
+    let Some(db) = pyzor_testkit::MariaDb::start() else {
+        return;
+    };
+    session(&["-e", "mysql", "--dsn", &db.dsn()]);
+}

@@ -533,6 +533,152 @@ impl RedisCluster {
     }
 }
 
+/// A MariaDB server of its own (Debian's mariadb-server): a fresh data
+/// directory, 127.0.0.1 on a free port, root without a password, and the
+/// reference's table `pyzor.public`; stopped by PID on drop.
+#[derive(Debug)]
+pub struct MariaDb {
+    /// The server process (`None` while stopped).
+    pub guard: Option<ChildGuard>,
+    /// Its TCP port on 127.0.0.1.
+    pub port: u16,
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+}
+
+/// The reference's table (pyzor/engines/mysql.py).
+pub const MYSQL_TABLE: &str = "CREATE TABLE `public` (`digest` char(40) default NULL, \
+     `r_count` int(11) default NULL, `wl_count` int(11) default NULL, \
+     `r_entered` datetime default NULL, `wl_entered` datetime default NULL, \
+     `r_updated` datetime default NULL, `wl_updated` datetime default NULL, \
+     PRIMARY KEY (`digest`))";
+
+impl MariaDb {
+    /// Installs a data directory, starts the server and makes the table;
+    /// skips/fails when mariadb-server is not installed.
+    pub fn start() -> Option<MariaDb> {
+        let find = |name: &str| {
+            on_path(name).or_else(|| {
+                let p = Path::new("/usr/sbin").join(name);
+                p.is_file().then_some(p)
+            })
+        };
+        let (Some(bin), Some(install), Some(_)) = (
+            find("mariadbd"),
+            find("mariadb-install-db"),
+            find("mariadb"),
+        ) else {
+            return missing("mariadb-server (Debian package mariadb-server)");
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = Command::new(install)
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", dir.path().join("data").display()))
+            .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
+            .args(MariaDb::as_user())
+            .output()
+            .expect("mariadb-install-db runs");
+        assert!(
+            out.status.success(),
+            "mariadb-install-db: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut db = MariaDb {
+            guard: None,
+            port: free_port(),
+            dir,
+            bin,
+        };
+        db.resume();
+        db.sql("CREATE DATABASE pyzor");
+        db.sql(&format!("USE pyzor; {MYSQL_TABLE}"));
+        Some(db)
+    }
+
+    fn as_user() -> Vec<String> {
+        // mariadbd refuses to run as root unless told to
+        if std::env::var("USER").as_deref() == Ok("root")
+            || std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+                s.lines()
+                    .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+            })
+        {
+            vec!["--user=root".to_owned()]
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Starts the server (again) on its data directory and port; waits
+    /// until it answers.
+    pub fn resume(&mut self) {
+        let d = self.dir.path();
+        let guard = ChildGuard::spawn(
+            "mariadbd",
+            Command::new(&self.bin)
+                .arg("--no-defaults")
+                .arg(format!("--datadir={}", d.join("data").display()))
+                .arg(format!("--socket={}", d.join("sock").display()))
+                .arg(format!("--port={}", self.port))
+                .arg("--bind-address=127.0.0.1")
+                .arg(format!("--log-error={}", d.join("error.log").display()))
+                .arg(format!("--pid-file={}", d.join("pid").display()))
+                .arg("--innodb-buffer-pool-size=64M")
+                .args(MariaDb::as_user())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        );
+        self.guard = Some(guard);
+        let port = self.port;
+        let up = wait_until(Duration::from_secs(30), || {
+            Command::new("mariadb")
+                .args(["--no-defaults", "-h", "127.0.0.1", "-P", &port.to_string()])
+                .args(["-u", "root", "-e", "SELECT 1"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        });
+        assert!(
+            up,
+            "mariadbd did not start: {}",
+            std::fs::read_to_string(d.join("error.log")).unwrap_or_default()
+        );
+    }
+
+    /// Kills the server (SIGKILL: InnoDB recovers on the next start).
+    pub fn kill(&mut self) {
+        self.guard = None;
+    }
+
+    /// Runs SQL as root with the `mariadb` client; its tab-separated
+    /// output (no column names). Panics on an SQL error.
+    pub fn sql(&self, sql: &str) -> String {
+        let out = Command::new("mariadb")
+            .args([
+                "--no-defaults",
+                "-h",
+                "127.0.0.1",
+                "-P",
+                &self.port.to_string(),
+            ])
+            .args(["-u", "root", "-N", "-B", "-e", sql])
+            .output()
+            .expect("mariadb runs");
+        assert!(
+            out.status.success(),
+            "{sql}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    /// The DSN of `-e mysql` for the `pyzor.public` table.
+    pub fn dsn(&self) -> String {
+        format!("127.0.0.1:{},root,,pyzor,public", self.port)
+    }
+}
+
 /// Test accounts, in the style of the reference's functional tests: `bob`
 /// may do everything, `alice` nothing, `dan` check/report/ping; `chuck`
 /// is a client-side account using bob's name with a wrong key. Keys are
@@ -582,6 +728,9 @@ pub enum RefEngine {
     Gdbm,
     /// A Redis on 127.0.0.1 at this port (database number).
     Redis(u16, u8),
+    /// A MariaDB on 127.0.0.1 at this port: the `pyzor.public` table as
+    /// root (through Debian's python3-mysqldb).
+    Mysql(u16),
 }
 
 /// A running reference pyzord 1.1.2, stopped on drop.
@@ -626,6 +775,16 @@ impl RefPyzord {
             }
             RefEngine::Redis(rport, db) => {
                 cmd.args(["-e", "redis", "--dsn", &format!("127.0.0.1,{rport},,{db}")]);
+            }
+            RefEngine::Mysql(mport) => {
+                // MySQLdb's DSN has no port: libmariadb takes it from the
+                // environment
+                if !runs(Path::new("/usr/bin/python3"), &["-c", "import MySQLdb"]) {
+                    return missing("python3-mysqldb (Debian package python3-mysqldb)");
+                }
+                cmd.args(["-e", "mysql", "--dsn", "127.0.0.1,root,,pyzor,public"])
+                    .env("MYSQL_TCP_PORT", mport.to_string())
+                    .env("PYTHONPATH", "/usr/lib/python3/dist-packages");
             }
         }
         cmd.stdout(Stdio::null()).stderr(Stdio::null());
