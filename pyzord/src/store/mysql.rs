@@ -25,10 +25,13 @@
 //! same with `wl_*`. Times are `datetime` in the server's time zone, read
 //! back with `UNIX_TIMESTAMP`; a NULL reads as 0.
 //!
-//! Where the reference sends one statement per digest, a batch is one
-//! round trip: its operations in order as one multi-statement query, runs
-//! of reads as one `SELECT … WHERE digest IN (…)` and runs of updates of
-//! one kind as one multi-row `INSERT … ON DUPLICATE KEY UPDATE`. Expiry is
+//! Where the reference sends one statement per digest (each its own
+//! commit), a batch is one round trip and at most one commit: one
+//! multi-statement query holding, in a transaction, a `SELECT … WHERE
+//! digest IN (…)` of the digests the batch reads but does not update, one
+//! multi-row `INSERT … ON DUPLICATE KEY UPDATE` per update kind, and a
+//! `SELECT` of the digests it both reads and updates (those reads see the
+//! batch's updates, as the file store's deferred reads do). Expiry is
 //! the reference's reorganisation: rows whose `r_updated` is older than
 //! the cleanup age are deleted.
 //!
@@ -273,42 +276,65 @@ impl MysqlStore {
     }
 }
 
-/// One statement of a batch: a run of reads (how many) or of updates.
-enum Step {
-    Reads(Vec<String>),
-    Update(Update, Vec<String>),
-}
-
 impl Store for MysqlStore {
     fn apply(&self, ops: &[StoreOp], now: i64) -> Result<Vec<Record>, StoreError> {
-        // consecutive reads, and consecutive updates of one kind, are one
-        // statement each
-        let mut steps: Vec<Step> = Vec::new();
+        // one transaction (one commit, one log sync) of at most four
+        // statements: the reads of digests the batch does not update, the
+        // reports, the whitelists, then the reads of digests it updates
+        // (which see the batch's updates)
+        let mut updated: std::collections::HashSet<&Digest> = std::collections::HashSet::new();
+        let (mut reports, mut whitelists) = (Vec::new(), Vec::new());
         for op in ops {
-            match (op, steps.last_mut()) {
-                (StoreOp::Get(d), Some(Step::Reads(v))) => v.push(hex(d)),
-                (StoreOp::Get(d), _) => steps.push(Step::Reads(vec![hex(d)])),
-                (StoreOp::Update(k, ds), Some(Step::Update(k2, v))) if k == k2 => {
-                    v.extend(ds.iter().map(hex));
-                }
-                (StoreOp::Update(k, ds), _) => {
-                    steps.push(Step::Update(*k, ds.iter().map(hex).collect()));
-                }
+            if let StoreOp::Update(kind, ds) = op {
+                updated.extend(ds.iter());
+                let to = match kind {
+                    Update::Report => &mut reports,
+                    Update::Whitelist => &mut whitelists,
+                };
+                to.extend(ds.iter().map(hex));
             }
         }
-        steps.retain(|s| !matches!(s, Step::Update(_, v) if v.is_empty()));
-        if steps.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sql: Vec<String> = steps
+        // each read: (after the updates?, its digest)
+        let reads: Vec<(bool, String)> = ops
             .iter()
-            .map(|s| match s {
-                Step::Reads(v) => self.select(v),
-                Step::Update(k, v) => self.update(*k, v, now),
+            .filter_map(|op| match op {
+                StoreOp::Get(d) => Some((updated.contains(d), hex(d))),
+                StoreOp::Update(..) => None,
             })
             .collect();
+        let before: Vec<String> = reads.iter().filter(|r| !r.0).map(|r| r.1.clone()).collect();
+        let after: Vec<String> = reads.iter().filter(|r| r.0).map(|r| r.1.clone()).collect();
+        let writes = !reports.is_empty() || !whitelists.is_empty();
+        let mut sql: Vec<String> = Vec::new();
+        if writes {
+            sql.push("START TRANSACTION".into());
+        }
+        // the statement index of each SELECT
+        let mut select_before = None;
+        let mut select_after = None;
+        if !before.is_empty() {
+            select_before = Some(sql.len());
+            sql.push(self.select(&before));
+        }
+        if !reports.is_empty() {
+            sql.push(self.update(Update::Report, &reports, now));
+        }
+        if !whitelists.is_empty() {
+            sql.push(self.update(Update::Whitelist, &whitelists, now));
+        }
+        if !after.is_empty() {
+            select_after = Some(sql.len());
+            sql.push(self.select(&after));
+        }
+        if writes {
+            sql.push("COMMIT".into());
+        }
+        if sql.is_empty() {
+            return Ok(Vec::new());
+        }
         let sql = sql.join(";");
-        let found: Vec<Vec<RowRecord>> = self.with_connection(|c| {
+        // the result sets in order, one per statement
+        let sets: Vec<Vec<RowRecord>> = self.with_connection(|c| {
             let mut result = c.query_iter(&sql)?;
             let mut sets = Vec::new();
             while let Some(set) = result.iter() {
@@ -320,27 +346,26 @@ impl Store for MysqlStore {
             }
             Ok(sets)
         })?;
-        // the result sets in order: one per statement (an INSERT's is empty)
-        let mut out = Vec::new();
-        for (step, rows) in steps.iter().zip(found.iter()) {
-            let Step::Reads(wanted) = step else { continue };
-            for d in wanted {
+        let empty = Vec::new();
+        let rows_of = |i: Option<usize>| i.and_then(|i| sets.get(i)).unwrap_or(&empty);
+        let (rows_before, rows_after) = (rows_of(select_before), rows_of(select_after));
+        reads
+            .iter()
+            .map(|(after, d)| {
+                let rows = if *after { rows_after } else { rows_before };
                 let hit = rows.iter().find(|(digest, _)| {
                     digest.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(d))
                 });
-                out.push(match hit {
-                    Some((_, Ok(r))) => *r,
-                    Some((_, Err(e))) => {
-                        return Err(StoreError::Corrupt {
-                            digest: d.clone(),
-                            reason: e.clone(),
-                        });
-                    }
-                    None => Record::default(),
-                });
-            }
-        }
-        Ok(out)
+                match hit {
+                    Some((_, Ok(r))) => Ok(*r),
+                    Some((_, Err(e))) => Err(StoreError::Corrupt {
+                        digest: d.clone(),
+                        reason: e.clone(),
+                    }),
+                    None => Ok(Record::default()),
+                }
+            })
+            .collect()
     }
 
     /// The reference's reorganisation: deletes the rows whose last report
