@@ -90,18 +90,21 @@ def wait_ready(port, proc, what):
 
 
 class Target:
-    def __init__(self, name, kind, argv_for_port, needs_redis=False, reference=None):
+    def __init__(self, name, kind, argv_for_port, needs_redis=False, reference=None,
+                 needs_mysql=False, env=None):
         self.name = name
         self.kind = kind  # ceiling | ours | reference
         self.argv_for_port = argv_for_port
         self.needs_redis = needs_redis
+        self.needs_mysql = needs_mysql
+        self.env = env  # a function giving extra environment of the server
         self.reference = reference  # the reference target's name to compare with
         self.best = None
 
     def run(self, seconds, args, redis_port, extra=(), window=None):
         port = free_port()
         argv = self.argv_for_port(port, redis_port)
-        p = start(argv)
+        p = start(argv, env=dict(os.environ, **self.env()) if self.env else None)
         try:
             wait_ready(port, p, self.name)
             return load(port, seconds, args, extra, window)
@@ -124,6 +127,45 @@ def start_redis(redis_server, directory):
             if time.time() > deadline or rp.poll() is not None:
                 raise RuntimeError("redis-server did not start")
             time.sleep(0.1)
+
+
+MYSQL_TABLE = (
+    "CREATE TABLE `public` (`digest` char(40) default NULL, `r_count` int(11) default NULL, "
+    "`wl_count` int(11) default NULL, `r_entered` datetime default NULL, "
+    "`wl_entered` datetime default NULL, `r_updated` datetime default NULL, "
+    "`wl_updated` datetime default NULL, PRIMARY KEY (`digest`))")
+
+
+def mysql_sql(port, sql):
+    subprocess.run(["mariadb", "--no-defaults", "-h", "127.0.0.1", "-P", str(port), "-u", "root",
+                    "-e", sql], check=True, capture_output=True, timeout=60)
+
+
+def start_mariadb(directory):
+    """Starts a MariaDB of its own (Debian's mariadb-server) on a free
+    loopback port, root without a password, with the reference's table
+    pyzor.public (stopped with the others); returns the port."""
+    data = os.path.join(directory, "mariadb")
+    user = ["--user=root"] if os.geteuid() == 0 else []
+    subprocess.run(["mariadb-install-db", "--no-defaults", f"--datadir={data}",
+                    "--auth-root-authentication-method=normal", "--skip-test-db"] + user,
+                   check=True, capture_output=True, timeout=120)
+    port = free_port()
+    mp = start(["mariadbd", "--no-defaults", f"--datadir={data}",
+                f"--socket={os.path.join(directory, 'mariadb.sock')}", f"--port={port}",
+                "--bind-address=127.0.0.1", f"--log-error={os.path.join(directory, 'mariadb.err')}",
+                f"--pid-file={os.path.join(directory, 'mariadb.pid')}"] + user)
+    deadline = time.time() + 30
+    while True:
+        try:
+            mysql_sql(port, "SELECT 1")
+            break
+        except subprocess.CalledProcessError:
+            if time.time() > deadline or mp.poll() is not None:
+                raise RuntimeError("mariadbd did not start")
+            time.sleep(0.2)
+    mysql_sql(port, "CREATE DATABASE pyzor; USE pyzor; " + MYSQL_TABLE)
+    return port
 
 
 def machine_line():
@@ -185,13 +227,19 @@ def main():
     ref_pyzord = os.path.join(VENV, "bin", "pyzord")
     have_ref = os.access(ref_py, os.X_OK) and os.path.exists(ref_pyzord)
     redis_server = shutil.which("redis-server")
+    mariadbd = shutil.which("mariadbd") or shutil.which("mariadbd", path="/usr/sbin")
+    have_mysqldb = subprocess.run(["/usr/bin/python3", "-c", "import MySQLdb"],
+                                  capture_output=True).returncode == 0
     workers = os.cpu_count() or 2
+    mysql_port = []  # filled once MariaDB is started
 
     def ours(engine, dsn=None):
         def argv(port, redis_port):
             a = [PYZORD, "--homedir", home, "-a", "127.0.0.1", "-p", str(port), "-e", engine]
             if engine == "redis":
                 a += ["--dsn", f"127.0.0.1,{redis_port},,0"]
+            elif engine == "mysql":
+                a += ["--dsn", f"127.0.0.1:{mysql_port[0]},root,,pyzor,public"]
             elif dsn:
                 a += ["--dsn", dsn]
             return a
@@ -202,10 +250,18 @@ def main():
             a = [ref_py, ref_pyzord, "--homedir", refhome, "-a", "127.0.0.1", "-p", str(port), "-e", engine]
             if engine == "redis":
                 a += ["--dsn", f"127.0.0.1,{redis_port},,0"]
+            elif engine == "mysql":
+                # MySQLdb takes the port from the environment (see the target)
+                a += ["--dsn", "127.0.0.1,root,,pyzor,public"]
             else:
                 a += ["--dsn", os.path.join(refhome, "pyzord.db")]
             return a
         return argv
+
+    def mysql_env():
+        # the reference's MySQLdb takes the port from the environment
+        return {"MYSQL_TCP_PORT": str(mysql_port[0]),
+                "PYTHONPATH": "/usr/lib/python3/dist-packages"}
 
     targets = [
         Target("echo ceiling", "ceiling",
@@ -213,8 +269,11 @@ def main():
         Target("pyzor-rs memory", "ours", ours("memory"), reference="pyzord 1.1.2 gdbm"),
         Target("pyzor-rs file", "ours", ours("file", os.path.join(home, "pyzord.store")), reference="pyzord 1.1.2 gdbm"),
         Target("pyzor-rs redis", "ours", ours("redis"), needs_redis=True, reference="pyzord 1.1.2 redis"),
+        Target("pyzor-rs mysql", "ours", ours("mysql"), needs_mysql=True,
+               reference="pyzord 1.1.2 mysql"),
         Target("pyzord 1.1.2 gdbm", "reference", ref("gdbm")),
         Target("pyzord 1.1.2 redis", "reference", ref("redis"), needs_redis=True),
+        Target("pyzord 1.1.2 mysql", "reference", ref("mysql"), needs_mysql=True, env=mysql_env),
     ]
     skipped = []
     if not have_ref:
@@ -223,6 +282,12 @@ def main():
     if not redis_server:
         skipped.append("redis targets (redis-server not on PATH; run scripts/install-peers.sh)")
         targets = [t for t in targets if not t.needs_redis]
+    if not mariadbd or not shutil.which("mariadb-install-db"):
+        skipped.append("mysql targets (mariadb-server not installed; run scripts/install-peers.sh)")
+        targets = [t for t in targets if not t.needs_mysql]
+    elif not have_mysqldb:
+        skipped.append("reference mysql (python3-mysqldb not installed; run scripts/install-peers.sh)")
+        targets = [t for t in targets if not (t.needs_mysql and t.kind == "reference")]
     if args.only:
         keep = {n.strip() for n in args.only.split(",")}
         targets = [t for t in targets if t.name in keep]
@@ -230,6 +295,8 @@ def main():
     redis_port = None
     if any(t.needs_redis for t in targets):
         redis_port = start_redis(redis_server, tmp)
+    if any(t.needs_mysql for t in targets):
+        mysql_port.append(start_mariadb(tmp))
 
     print(machine_line())
     print(f"== load: pyzor-load --ops {args.ops} --keys {args.keys} --sockets {args.sockets} "
@@ -242,6 +309,8 @@ def main():
         for t in targets:
             if t.needs_redis:
                 flush_redis(redis_port)
+            if t.needs_mysql:
+                mysql_sql(mysql_port[0], "TRUNCATE TABLE pyzor.public")
             r = t.run(args.seconds, args, redis_port)
             print(f"   round {rnd + 1}: {t.name:<20} {r['requests_per_second']:>10.0f} req/s  "
                   f"p99 {r['p99_us'] / 1000:.2f} ms  lost {r['lost']}", flush=True)
