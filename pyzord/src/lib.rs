@@ -8,9 +8,11 @@
 //! * [`handler`]: the sans-io request handler.
 //! * [`server`]: the UDP server loop (worker threads over one port).
 //! * [`store`]: the [`store::Store`] trait and its backends, each behind a
-//!   Cargo feature (all on by default): `memory` (always), `file` (redb,
-//!   durable, group commit; feature `file`), `gdbm` (pyzord 1.1.2's
-//!   database, in place; feature `gdbm`) and `redis` (feature `redis`).
+//!   Cargo feature (all on by default): `memory` (always), `file` (a log,
+//!   a write buffer and fjall tables; durable, group commit; feature
+//!   `file`), `gdbm` (pyzord 1.1.2's database, in place; feature `gdbm`),
+//!   `mysql` (the reference's MySQL/MariaDB table; feature `mysql`), and
+//!   `redis` and `redis_cluster` (feature `redis`).
 //! * [`admin`]: `migrate` and `stats` (feature `admin`).
 //! * [`forward`], [`metrics`], [`auth_files`]: forwarding upstream,
 //!   Prometheus metrics, the passwd and access files.
