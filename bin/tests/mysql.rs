@@ -176,15 +176,27 @@ fn malformed_rows_are_read_without_a_crash() {
          ('{good}', 4, 1, NOW(), NOW(), NOW(), NOW()), \
          ('{}', NULL, NULL, NULL, NULL, NULL, NULL), \
          ('abc', 1, 0, NOW(), NOW(), NOW(), NOW()), \
-         ('{}', -3, 2, '1970-01-01 00:00:00', NULL, NOW(), NULL)",
+         ('{}', -3, 2, '1970-01-01 00:00:00', NULL, NOW(), NULL), \
+         ('{}', 2, 0, '2001-01-01', '2001-01-01', '2001-01-01', '2001-01-01')",
         digest(8, 0x72),
-        digest(9, 0x72)
+        digest(9, 0x72),
+        digest(10, 0x72)
     ));
     let home = tempfile::tempdir().unwrap();
     let ours = common::start(home.path(), &["-e", "mysql", "--dsn", &db.dsn()]);
     let s = ServerAddr::new("127.0.0.1", ours.port);
     let client = Client::new().with_timeout(Duration::from_secs(5));
     assert_eq!(client.check(&s, good).unwrap().count, 4);
+    // the reference's reorganisation at start: a row last reported longer
+    // than the cleanup age ago (120 days by default) is deleted
+    assert!(
+        wait_until(Duration::from_secs(10), || db.sql(&format!(
+            "SELECT COUNT(*) FROM pyzor.public WHERE digest='{}'",
+            digest(10, 0x72)
+        )) == "0"),
+        "the expired row is still there"
+    );
+    assert_eq!(client.check(&s, digest(10, 0x72)).unwrap().count, 0);
     // NULLs read as 0
     let c = client.check(&s, digest(8, 0x72)).unwrap();
     assert_eq!((c.count, c.wl_count), (0, 0));
