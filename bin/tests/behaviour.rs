@@ -239,9 +239,15 @@ fn command_line_compatibility() {
         err.contains("Pre-fork value cannot be lower than 2."),
         "{err}"
     );
-    let (_, err, code) = run(&["-e", "mysql"]);
+    let (_, err, code) = run(&["-e", "oracle"]);
     assert_eq!(code, 1);
     assert!(err.contains("supported engines: file"), "{err}");
+    let (_, err, code) = run(&["-e", "mysql"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("the mysql DSN is host,user,password,db,table"),
+        "{err}"
+    );
     let (_, err, code) = run(&["-p", "notaport"]);
     assert_eq!(code, 2, "{err}");
 }

@@ -8,7 +8,7 @@ mod common;
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use pyzor_client::Job;
@@ -62,18 +62,7 @@ fn assert_served(port: u16) {
     }
 }
 
-fn pyzord(home: &Path, args: &[&str]) -> Output {
-    Command::new(common::bin())
-        .arg("--homedir")
-        .arg(home)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+use common::{run as pyzord, text};
 
 /// Starts the reference pyzord on `home` with extra arguments.
 fn reference(home: &Path, args: &[&str]) -> (ChildGuard, u16) {
@@ -217,9 +206,14 @@ fn refuses_what_cannot_work() {
             "both the source and the destination",
         ),
         (
-            &["migrate", "--from", "mysql", "--to", "file"][..],
+            &["migrate", "--from", "oracle", "--to", "file"][..],
             2,
             "unknown database",
+        ),
+        (
+            &["migrate", "--from", "mysql", "--to", "file"][..],
+            2,
+            "mysql needs its DSN",
         ),
         (
             &["migrate", "--from", "gdbm", "--to", "file"][..],
