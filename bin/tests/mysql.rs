@@ -5,12 +5,11 @@
 
 mod common;
 
-use std::process::{Command, Output};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use pyzor_client::{Client, ClientError, Digest, Job, ServerAddr};
+use pyzor_client::{Client, Digest, Job, ServerAddr};
 use pyzor_core::Op;
 use pyzor_testkit::{MariaDb, RefEngine, RefPyzord, wait_until};
 
@@ -19,19 +18,6 @@ fn digest(i: u64, tag: u8) -> Digest {
     d[..8].copy_from_slice(&i.to_be_bytes());
     d[19] = tag;
     Digest(d)
-}
-
-fn pyzord(home: &std::path::Path, args: &[&str]) -> Output {
-    Command::new(common::bin())
-        .arg("--homedir")
-        .arg(home)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 #[test]
@@ -72,33 +58,6 @@ fn python_and_ours_share_one_table() {
     assert_eq!(db.sql("SELECT COUNT(*) FROM pyzor.public"), "2");
 }
 
-/// What the load saw.
-#[derive(Default)]
-struct Seen {
-    acked: Mutex<Vec<Digest>>,
-    silent: AtomicU64,
-    errors: AtomicU64,
-}
-
-fn load(server: ServerAddr, tag: u8, seen: Arc<Seen>, stop: Arc<AtomicBool>) {
-    let client = Client::new().with_timeout(Duration::from_secs(5));
-    for i in 0u64..100_000 {
-        if stop.load(Ordering::Relaxed) {
-            return;
-        }
-        let d = digest(i, tag);
-        match client.report(&server, &[d]) {
-            Ok(()) => seen.acked.lock().unwrap().push(d),
-            Err(ClientError::Timeout) => {
-                seen.silent.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(_) => {
-                seen.errors.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-    }
-}
-
 #[test]
 fn the_database_restarted_under_load() {
     let Some(mut db) = MariaDb::start() else {
@@ -118,12 +77,14 @@ fn the_database_restarted_under_load() {
         ],
     );
     let server = ServerAddr::new("127.0.0.1", ours.port);
-    let seen = Arc::new(Seen::default());
+    let seen = Arc::new(common::Seen::default());
     let stop = Arc::new(AtomicBool::new(false));
     let threads: Vec<_> = (0..2u8)
         .map(|t| {
             let (seen, stop, server) = (seen.clone(), stop.clone(), server.clone());
-            std::thread::spawn(move || load(server, 0x80 + t, seen, stop))
+            std::thread::spawn(move || {
+                common::report_load(server, |i| digest(i, 0x80 + t), seen, stop)
+            })
         })
         .collect();
     std::thread::sleep(Duration::from_secs(1));
@@ -144,7 +105,7 @@ fn the_database_restarted_under_load() {
     for t in threads {
         t.join().unwrap();
     }
-    let acked = seen.acked.lock().unwrap().clone();
+    let acked = seen.acked();
     eprintln!(
         "mysql restart: {} reports acked, {} error replies, back {:.0} ms after the server",
         acked.len(),
@@ -209,14 +170,14 @@ fn malformed_rows_are_read_without_a_crash() {
     assert_eq!(client.check(&s, digest(8, 0x72)).unwrap().count, 0);
 
     // stats and migrate report the row that is not a digest and go on
-    let out = pyzord(home.path(), &["stats", &format!("mysql:{}", db.dsn())]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = common::run(home.path(), &["stats", &format!("mysql:{}", db.dsn())]);
+    assert!(out.status.success(), "{}", common::text(&out.stderr));
     assert!(
-        text(&out.stdout).contains("digests:"),
+        common::text(&out.stdout).contains("digests:"),
         "{}",
-        text(&out.stdout)
+        common::text(&out.stdout)
     );
-    let out = pyzord(
+    let out = common::run(
         home.path(),
         &[
             "migrate",
@@ -226,12 +187,16 @@ fn malformed_rows_are_read_without_a_crash() {
             "file",
         ],
     );
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("abc"), "{}", text(&out.stderr));
+    assert!(out.status.success(), "{}", common::text(&out.stderr));
     assert!(
-        text(&out.stdout).contains("3 records copied, 1 skipped"),
+        common::text(&out.stderr).contains("abc"),
         "{}",
-        text(&out.stdout)
+        common::text(&out.stderr)
+    );
+    assert!(
+        common::text(&out.stdout).contains("3 records copied, 1 skipped"),
+        "{}",
+        common::text(&out.stdout)
     );
 }
 
@@ -261,12 +226,12 @@ fn migrate_gdbm_to_mysql_to_file_loses_nothing() {
     let home = home.path();
     let mysql = format!("mysql:{}", db.dsn());
     for (from, to) in [("gdbm", mysql.as_str()), (mysql.as_str(), "file")] {
-        let out = pyzord(home, &["migrate", "--from", from, "--to", to, "--verify"]);
-        let stdout = text(&out.stdout);
+        let out = common::run(home, &["migrate", "--from", from, "--to", to, "--verify"]);
+        let stdout = common::text(&out.stdout);
         assert!(
             out.status.success(),
             "{from} -> {to}: {}",
-            text(&out.stderr)
+            common::text(&out.stderr)
         );
         assert!(
             stdout.contains("200 records copied"),

@@ -5,11 +5,11 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use pyzor_client::{Client, ClientError, Digest, ServerAddr};
+use pyzor_client::{Client, Digest, ServerAddr};
 use pyzor_testkit::{RedisCluster, wait_until};
 
 fn digest(i: u64, tag: u8) -> Digest {
@@ -114,17 +114,11 @@ fn migrate_to_and_from_a_cluster_loses_nothing() {
         assert_eq!(ours.wait(Duration::from_secs(10)), Some(0));
     }
     let migrate = |from: &str, to: &str| {
-        let out = std::process::Command::new(common::bin())
-            .arg("--homedir")
-            .arg(home.path())
-            .args(["migrate", "--from", from, "--to", to, "--verify"])
-            .output()
-            .unwrap();
-        let all = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+        let out = common::run(
+            home.path(),
+            &["migrate", "--from", from, "--to", to, "--verify"],
         );
+        let all = format!("{}{}", common::text(&out.stdout), common::text(&out.stderr));
         assert!(out.status.success(), "migrate {from} -> {to}: {all}");
         all
     };
@@ -139,39 +133,6 @@ fn migrate_to_and_from_a_cluster_loses_nothing() {
     let s = ServerAddr::new("127.0.0.1", ours.port);
     assert_eq!(client.check(&s, digest(3, 0xc2)).unwrap().count, 2);
     assert_eq!(client.check(&s, digest(300, 0xc2)).unwrap().count, 1);
-}
-
-/// What the load saw.
-#[derive(Default)]
-struct Seen {
-    /// Reports acknowledged (200), with when.
-    acked: Mutex<Vec<(Instant, Digest)>>,
-    /// Requests with no reply within the timeout.
-    silent: AtomicU64,
-    /// Error replies.
-    errors: AtomicU64,
-}
-
-/// Reports fresh digests (thread `t`), until `stop` (at most 100 000).
-fn load(server: ServerAddr, t: u8, seen: Arc<Seen>, stop: Arc<AtomicBool>) {
-    let client = Client::new().with_timeout(Duration::from_secs(5));
-    for i in 0u64..100_000 {
-        if stop.load(Ordering::Relaxed) {
-            return;
-        }
-        let d = digest(i, t);
-        match client.report(&server, &[d]) {
-            Ok(()) => seen.acked.lock().unwrap().push((Instant::now(), d)),
-            Err(ClientError::Timeout) => {
-                seen.silent.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(e) => {
-                if seen.errors.fetch_add(1, Ordering::Relaxed) == 0 {
-                    eprintln!("failover: the first error reply: {e}");
-                }
-            }
-        }
-    }
 }
 
 #[test]
@@ -193,12 +154,14 @@ fn a_master_killed_under_load_fails_over_without_silence() {
         ],
     );
     let server = ServerAddr::new("127.0.0.1", ours.port);
-    let seen = Arc::new(Seen::default());
+    let seen = Arc::new(common::Seen::default());
     let stop = Arc::new(AtomicBool::new(false));
     let threads: Vec<_> = (0..2u8)
         .map(|t| {
             let (seen, stop, server) = (seen.clone(), stop.clone(), server.clone());
-            std::thread::spawn(move || load(server, 0xd0 + t, seen, stop))
+            std::thread::spawn(move || {
+                common::report_load(server, |i| digest(i, 0xd0 + t), seen, stop)
+            })
         })
         .collect();
     std::thread::sleep(Duration::from_secs(1));
@@ -305,11 +268,11 @@ fn slots_moving_under_load_are_followed() {
     for chunk in before.chunks(50) {
         client.report(&server, chunk).unwrap();
     }
-    let seen = Arc::new(Seen::default());
+    let seen = Arc::new(common::Seen::default());
     let stop = Arc::new(AtomicBool::new(false));
     let loader = {
         let (seen, stop, server) = (seen.clone(), stop.clone(), server.clone());
-        std::thread::spawn(move || load(server, 0xe1, seen, stop))
+        std::thread::spawn(move || common::report_load(server, |i| digest(i, 0xe1), seen, stop))
     };
     // move a third of one master's slots to another, keys and all
     // (MIGRATE: ASK while a slot moves, MOVED once it has)
@@ -331,7 +294,7 @@ fn slots_moving_under_load_are_followed() {
     std::thread::sleep(Duration::from_millis(500));
     stop.store(true, Ordering::Relaxed);
     loader.join().unwrap();
-    let acked: Vec<Digest> = seen.acked.lock().unwrap().iter().map(|(_, d)| *d).collect();
+    let acked = seen.acked();
     eprintln!(
         "reshard: {} reports acked under load, {} error replies",
         acked.len(),

@@ -152,3 +152,70 @@ pub fn metric(port: u16, name: &str) -> f64 {
         .parse()
         .unwrap()
 }
+
+/// Runs `pyzord --homedir home ARGS` (an operator command) to its end.
+pub fn run(home: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(bin())
+        .arg("--homedir")
+        .arg(home)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Output bytes as text.
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// What a reporting load saw ([`report_load`]).
+#[derive(Default)]
+pub struct Seen {
+    /// Reports acknowledged (200), with when.
+    pub acked: std::sync::Mutex<Vec<(std::time::Instant, pyzor_core::Digest)>>,
+    /// Requests with no reply within the client's timeout.
+    pub silent: std::sync::atomic::AtomicU64,
+    /// Error replies.
+    pub errors: std::sync::atomic::AtomicU64,
+}
+
+impl Seen {
+    /// The acknowledged digests.
+    pub fn acked(&self) -> Vec<pyzor_core::Digest> {
+        self.acked.lock().unwrap().iter().map(|(_, d)| *d).collect()
+    }
+}
+
+/// Reports fresh digests (`digest(i)`, i = 0, 1, …) one at a time with a
+/// 5 s timeout until `stop` (at most 100 000), noting each outcome; the
+/// first error reply is printed.
+pub fn report_load(
+    server: pyzor_core::ServerAddr,
+    digest: impl Fn(u64) -> pyzor_core::Digest,
+    seen: std::sync::Arc<Seen>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
+    use std::sync::atomic::Ordering;
+    let client = pyzor_client::Client::new().with_timeout(Duration::from_secs(5));
+    for i in 0u64..100_000 {
+        if stop.load(Ordering::Relaxed) {
+            return;
+        }
+        let d = digest(i);
+        match client.report(&server, &[d]) {
+            Ok(()) => seen
+                .acked
+                .lock()
+                .unwrap()
+                .push((std::time::Instant::now(), d)),
+            Err(pyzor_client::ClientError::Timeout) => {
+                seen.silent.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => {
+                if seen.errors.fetch_add(1, Ordering::Relaxed) == 0 {
+                    eprintln!("the first error reply under load: {e}");
+                }
+            }
+        }
+    }
+}
