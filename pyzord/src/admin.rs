@@ -159,8 +159,17 @@ impl std::fmt::Display for DbSpec {
         match self {
             DbSpec::Gdbm(p) => write!(f, "gdbm:{}", p.display()),
             DbSpec::File(p) => write!(f, "file:{}", p.display()),
-            DbSpec::Redis(d) => write!(f, "redis:{d}"),
-            DbSpec::RedisCluster(d) => write!(f, "redis-cluster:{d}"),
+            // a password given in the DSN is not shown
+            DbSpec::Redis(d) => match crate::store::redis::Dsn::parse(d) {
+                Ok(x) if x.password.is_some() => {
+                    write!(f, "redis:{},{},***,{}", x.host, x.port, x.db)
+                }
+                _ => write!(f, "redis:{d}"),
+            },
+            DbSpec::RedisCluster(d) => match crate::store::redis_cluster::ClusterDsn::parse(d) {
+                Ok(x) => write!(f, "redis-cluster:{x}"),
+                Err(_) => write!(f, "redis-cluster:{d}"),
+            },
             DbSpec::Mysql(d) => match crate::store::mysql::Dsn::parse(d) {
                 Ok(dsn) => write!(f, "mysql:{dsn}"),
                 Err(_) => write!(f, "mysql:{d}"),
@@ -680,6 +689,25 @@ mod tests {
             DbSpec::RedisCluster("10.0.0.1:7000,10.0.0.2:7000".into())
         );
         assert!(DbSpec::parse("redis-cluster", home).is_err());
+        // passwords are not shown
+        assert_eq!(
+            DbSpec::parse("redis:h,1,secret,2", home)
+                .unwrap()
+                .to_string(),
+            "redis:h,1,***,2"
+        );
+        assert_eq!(
+            DbSpec::parse("redis-cluster:h:1,password=secret", home)
+                .unwrap()
+                .to_string(),
+            "redis-cluster:h:1"
+        );
+        assert_eq!(
+            DbSpec::parse("mysql:h:3306,u,secret,db,t", home)
+                .unwrap()
+                .to_string(),
+            "mysql:u@h:3306/db.t"
+        );
         assert_eq!(
             DbSpec::parse("redis-cluster:h:1", home)
                 .unwrap()
