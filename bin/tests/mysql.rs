@@ -5,8 +5,7 @@
 
 mod common;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use pyzor_client::{Client, Digest, Job, ServerAddr};
@@ -64,29 +63,10 @@ fn the_database_restarted_under_load() {
         return;
     };
     let home = tempfile::tempdir().unwrap();
-    let log = home.path().join("pyzord.log");
-    let ours = common::start(
-        home.path(),
-        &[
-            "-e",
-            "mysql",
-            "--dsn",
-            &db.dsn(),
-            "--log-file",
-            log.to_str().unwrap(),
-        ],
-    );
+    let (ours, log) =
+        common::start_with_log_file(home.path(), &["-e", "mysql", "--dsn", &db.dsn()]);
     let server = ServerAddr::new("127.0.0.1", ours.port);
-    let seen = Arc::new(common::Seen::default());
-    let stop = Arc::new(AtomicBool::new(false));
-    let threads: Vec<_> = (0..2u8)
-        .map(|t| {
-            let (seen, stop, server) = (seen.clone(), stop.clone(), server.clone());
-            std::thread::spawn(move || {
-                common::report_load(server, |i| digest(i, 0x80 + t), seen, stop)
-            })
-        })
-        .collect();
+    let load = common::Load::start(&server, &[0x80, 0x81], digest);
     std::thread::sleep(Duration::from_secs(1));
     db.kill();
     std::thread::sleep(Duration::from_secs(2));
@@ -101,10 +81,7 @@ fn the_database_restarted_under_load() {
     );
     let back = t.elapsed();
     std::thread::sleep(Duration::from_secs(1));
-    stop.store(true, Ordering::Relaxed);
-    for t in threads {
-        t.join().unwrap();
-    }
+    let seen = load.finish();
     let acked = seen.acked();
     eprintln!(
         "mysql restart: {} reports acked, {} error replies, back {:.0} ms after the server",

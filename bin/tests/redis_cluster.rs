@@ -5,8 +5,7 @@
 
 mod common;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use pyzor_client::{Client, Digest, ServerAddr};
@@ -77,18 +76,9 @@ fn two_pyzords_share_a_cluster_in_the_reference_layout() {
     assert!(ttl > 10_367_000 && ttl <= 10_368_000, "ttl {ttl}");
 
     // stats reads every master
-    let out = std::process::Command::new(common::bin())
-        .args(["--homedir"])
-        .arg(h1.path())
-        .args(["stats", &format!("redis-cluster:{seed}")])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = common::run(h1.path(), &["stats", &format!("redis-cluster:{seed}")]);
+    let text = common::text(&out.stdout);
+    assert!(out.status.success(), "{text}{}", common::text(&out.stderr));
     assert!(text.contains("300"), "{text}");
 }
 
@@ -141,31 +131,14 @@ fn a_master_killed_under_load_fails_over_without_silence() {
         return;
     };
     let home = tempfile::tempdir().unwrap();
-    let log = home.path().join("pyzord.log");
-    let ours = common::start(
+    let (ours, log) = common::start_with_log_file(
         home.path(),
-        &[
-            "-e",
-            "redis-cluster",
-            "--dsn",
-            &cluster.dsn(),
-            "--log-file",
-            log.to_str().unwrap(),
-        ],
+        &["-e", "redis-cluster", "--dsn", &cluster.dsn()],
     );
     let server = ServerAddr::new("127.0.0.1", ours.port);
-    let seen = Arc::new(common::Seen::default());
-    let stop = Arc::new(AtomicBool::new(false));
-    let threads: Vec<_> = (0..2u8)
-        .map(|t| {
-            let (seen, stop, server) = (seen.clone(), stop.clone(), server.clone());
-            std::thread::spawn(move || {
-                common::report_load(server, |i| digest(i, 0xd0 + t), seen, stop)
-            })
-        })
-        .collect();
+    let load = common::Load::start(&server, &[0xd0, 0xd1], digest);
     std::thread::sleep(Duration::from_secs(1));
-    let before = seen.acked.lock().unwrap().len();
+    let before = load.seen.acked.lock().unwrap().len();
     assert!(before > 100, "only {before} reports acked before the kill");
 
     // kill the master of the first digest's slot
@@ -189,10 +162,7 @@ fn a_master_killed_under_load_fails_over_without_silence() {
     );
     let back_after = t.elapsed();
     std::thread::sleep(Duration::from_secs(2));
-    stop.store(true, Ordering::Relaxed);
-    for t in threads {
-        t.join().unwrap();
-    }
+    let seen = load.finish();
 
     let acked = seen.acked.lock().unwrap().clone();
     let after: Vec<Digest> = acked
@@ -250,17 +220,9 @@ fn slots_moving_under_load_are_followed() {
         return;
     };
     let home = tempfile::tempdir().unwrap();
-    let log = home.path().join("pyzord.log");
-    let ours = common::start(
+    let (ours, log) = common::start_with_log_file(
         home.path(),
-        &[
-            "-e",
-            "redis-cluster",
-            "--dsn",
-            &cluster.dsn(),
-            "--log-file",
-            log.to_str().unwrap(),
-        ],
+        &["-e", "redis-cluster", "--dsn", &cluster.dsn()],
     );
     let server = ServerAddr::new("127.0.0.1", ours.port);
     let client = Client::new().with_timeout(Duration::from_secs(5));
@@ -268,12 +230,7 @@ fn slots_moving_under_load_are_followed() {
     for chunk in before.chunks(50) {
         client.report(&server, chunk).unwrap();
     }
-    let seen = Arc::new(common::Seen::default());
-    let stop = Arc::new(AtomicBool::new(false));
-    let loader = {
-        let (seen, stop, server) = (seen.clone(), stop.clone(), server.clone());
-        std::thread::spawn(move || common::report_load(server, |i| digest(i, 0xe1), seen, stop))
-    };
+    let load = common::Load::start(&server, &[0xe1], digest);
     // move a third of one master's slots to another, keys and all
     // (MIGRATE: ASK while a slot moves, MOVED once it has)
     let masters = cluster.masters();
@@ -292,8 +249,7 @@ fn slots_moving_under_load_are_followed() {
         String::from_utf8_lossy(&out.stdout)
     );
     std::thread::sleep(Duration::from_millis(500));
-    stop.store(true, Ordering::Relaxed);
-    loader.join().unwrap();
+    let seen = load.finish();
     let acked = seen.acked();
     eprintln!(
         "reshard: {} reports acked under load, {} error replies",

@@ -90,17 +90,14 @@ fn redis_outages_under_load() {
         return;
     };
     let home = tempfile::tempdir().unwrap();
-    let log = home.path().join("pyzord.log");
     let mport = free_port();
-    let ours = common::start(
+    let (ours, log) = common::start_with_log_file(
         home.path(),
         &[
             "-e",
             "redis",
             "--dsn",
             &format!("127.0.0.1,{rport},,0"),
-            "--log-file",
-            log.to_str().unwrap(),
             "--metrics",
             &mport.to_string(),
         ],

@@ -67,6 +67,15 @@ pub fn start_on(home: &Path, addr: &str, port: u16, extra: &[&str]) -> Ours {
     spawn(home, addr, port, extra, None)
 }
 
+/// [`start`] with `--log-file home/pyzord.log`; also returns that path.
+pub fn start_with_log_file(home: &Path, extra: &[&str]) -> (Ours, PathBuf) {
+    let log = home.join("pyzord.log");
+    let mut args = extra.to_vec();
+    let path = log.to_str().expect("a UTF-8 temporary path");
+    args.extend(["--log-file", path]);
+    (start(home, &args), log)
+}
+
 /// [`start`] with its stderr kept in `home/stderr.log` ([`Ours::stderr`]).
 pub fn start_logged(home: &Path, extra: &[&str]) -> Ours {
     spawn(
@@ -183,6 +192,48 @@ impl Seen {
     /// The acknowledged digests.
     pub fn acked(&self) -> Vec<pyzor_core::Digest> {
         self.acked.lock().unwrap().iter().map(|(_, d)| *d).collect()
+    }
+}
+
+/// Threads reporting fresh digests ([`report_load`]) until
+/// [`Load::finish`].
+pub struct Load {
+    /// What they saw so far.
+    pub seen: std::sync::Arc<Seen>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Load {
+    /// One thread per tag: the thread of `tag` reports `digest(i, tag)`.
+    pub fn start(
+        server: &pyzor_core::ServerAddr,
+        tags: &[u8],
+        digest: fn(u64, u8) -> pyzor_core::Digest,
+    ) -> Load {
+        let seen = std::sync::Arc::new(Seen::default());
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let threads = tags
+            .iter()
+            .map(|&tag| {
+                let (seen, stop, server) = (seen.clone(), stop.clone(), server.clone());
+                std::thread::spawn(move || report_load(server, |i| digest(i, tag), seen, stop))
+            })
+            .collect();
+        Load {
+            seen,
+            stop,
+            threads,
+        }
+    }
+
+    /// Stops the threads and waits for them; what they saw.
+    pub fn finish(self) -> std::sync::Arc<Seen> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for t in self.threads {
+            t.join().unwrap();
+        }
+        self.seen
     }
 }
 
