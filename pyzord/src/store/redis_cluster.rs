@@ -35,7 +35,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use pyzor_core::Digest;
-use redis::cluster::{ClusterClient, ClusterClientBuilder, ClusterConnection, cluster_pipe};
+use redis::cluster::{
+    ClusterClient, ClusterClientBuilder, ClusterConnection, ClusterPipeline, cluster_pipe,
+};
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 use redis::{ConnectionAddr, IntoConnectionInfo, Value};
 
@@ -216,19 +218,16 @@ impl RedisClusterStore {
         }
     }
 
-    /// Runs commands as one cluster pipeline (split by slot, one round trip
-    /// per master); their replies in order. Commands with a key given
-    /// (reads) are run again after a redirection, see [`redo_redirected`].
-    fn run(&self, cmds: &[(redis::Cmd, Option<String>)]) -> Result<Vec<Value>, StoreError> {
-        if cmds.is_empty() {
+    /// Runs a cluster pipeline (split by slot, one round trip per master);
+    /// the replies in order. `reads` holds, for each command, the key it
+    /// reads (`None` for an update): reads are run again after a
+    /// redirection, see [`redo_redirected`].
+    fn run(&self, p: &ClusterPipeline, reads: &[Option<String>]) -> Result<Vec<Value>, StoreError> {
+        if reads.is_empty() {
             return Ok(Vec::new());
         }
-        let mut p = cluster_pipe();
-        for (c, _) in cmds {
-            p.add_command(c.clone());
-        }
         self.with_connection(|c| match p.query(c) {
-            Err(e) if is_redirection(&e) => redo_redirected(c, cmds, e),
+            Err(e) if is_redirection(&e) => redo_redirected(c, p, reads, e),
             other => other,
         })
     }
@@ -291,22 +290,22 @@ impl RedisClusterStore {
 
 impl Store for RedisClusterStore {
     fn apply(&self, ops: &[StoreOp], now: i64) -> Result<Vec<Record>, StoreError> {
-        // the batch's commands, in order; reads remember their key
-        let mut cmds: Vec<(redis::Cmd, Option<String>)> = Vec::new();
+        // the batch's commands, in order, and the key each reads
+        let mut p = cluster_pipe();
+        let mut reads: Vec<Option<String>> = Vec::new();
         for op in ops {
             match op {
                 StoreOp::Get(d) => {
                     let k = key(d);
-                    let mut c = redis::cmd("HGETALL");
-                    c.arg(&k);
-                    cmds.push((c, Some(k)));
+                    p.cmd("HGETALL").arg(&k);
+                    reads.push(Some(k));
                 }
                 StoreOp::Update(kind, digests) => {
                     let (count, entered, updated) = update_fields(*kind);
                     let ttl = self.cleanup_age.max(0);
                     for d in digests {
-                        let mut c = redis::cmd("EVAL");
-                        c.arg(UPDATE)
+                        p.cmd("EVAL")
+                            .arg(UPDATE)
                             .arg(1)
                             .arg(key(d))
                             .arg(count)
@@ -314,15 +313,16 @@ impl Store for RedisClusterStore {
                             .arg(updated)
                             .arg(now)
                             .arg(ttl);
-                        cmds.push((c, None));
+                        reads.push(None);
                     }
                 }
             }
         }
-        let values = self.run(&cmds)?;
-        cmds.iter()
+        let values = self.run(&p, &reads)?;
+        reads
+            .iter()
             .zip(values.iter())
-            .filter_map(|((_, read), v)| read.as_ref().map(|k| decode(k, v)))
+            .filter_map(|(read, v)| read.as_ref().map(|k| decode(k, v)))
             .collect()
     }
 
@@ -363,21 +363,18 @@ impl Bulk for RedisClusterStore {
     /// [`RedisStore`]'s), one atomic script per digest.
     fn put_all(&self, records: &[(Digest, Record)]) -> Result<(), StoreError> {
         let now = pyzor_core::unix_secs(std::time::SystemTime::now());
-        let cmds: Vec<(redis::Cmd, Option<String>)> = records
-            .iter()
-            .map(|(d, r)| {
-                let mut cmd = redis::cmd("EVAL");
-                cmd.arg(PUT)
-                    .arg(1)
-                    .arg(key(d))
-                    .arg(ttl_left(self.cleanup_age, now, r).unwrap_or(0));
-                for (name, v) in hash_fields(r) {
-                    cmd.arg(name).arg(v);
-                }
-                (cmd, None)
-            })
-            .collect();
-        self.run(&cmds).map(drop)
+        let mut p = cluster_pipe();
+        for (d, r) in records {
+            p.cmd("EVAL")
+                .arg(PUT)
+                .arg(1)
+                .arg(key(d))
+                .arg(ttl_left(self.cleanup_age, now, r).unwrap_or(0));
+            for (name, v) in hash_fields(r) {
+                p.arg(name).arg(v);
+            }
+        }
+        self.run(&p, &vec![None; records.len()]).map(drop)
     }
 }
 
@@ -397,7 +394,8 @@ fn is_redirection(e: &redis::RedisError) -> bool {
 /// did not return); updates that were applied are not run twice.
 fn redo_redirected(
     con: &mut ClusterConnection,
-    cmds: &[(redis::Cmd, Option<String>)],
+    p: &ClusterPipeline,
+    reads: &[Option<String>],
     e: redis::RedisError,
 ) -> redis::RedisResult<Vec<Value>> {
     use redis::ConnectionLike;
@@ -405,8 +403,8 @@ fn redo_redirected(
         .into_server_errors()
         .map(|errors| errors.iter().map(|(i, _)| *i).collect())
         .unwrap_or_default();
-    let mut values = Vec::with_capacity(cmds.len());
-    for (i, (cmd, read)) in cmds.iter().enumerate() {
+    let mut values = Vec::with_capacity(reads.len());
+    for (i, (cmd, read)) in p.cmd_iter().zip(reads).enumerate() {
         if read.is_some() || failed.contains(&i) {
             values.push(con.req_command(cmd)?.extract_error()?);
         } else {
