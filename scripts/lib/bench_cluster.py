@@ -15,8 +15,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from bench_server import (  # noqa: E402
-    LOAD, PYZORD, free_port, machine_line, md, running, start, start_redis, stop_all, table,
-    wait_ready,
+    LOAD, PYZORD, free_port, machine_line, md, resp, running, start, start_redis, stop_all,
+    table, wait_ready,
 )
 
 WORKLOADS = ["fresh-reports", "real-mix", "pool-mix"]
@@ -28,26 +28,6 @@ def cpu_seconds(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def resp(port, *args):
-    """One command over a plain socket (RESP); the raw reply."""
-    cmd = f"*{len(args)}\r\n" + "".join(f"${len(a.encode())}\r\n{a}\r\n" for a in args)
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        s.sendall(cmd.encode())
-        data = b""
-        s.settimeout(2)
-        while True:
-            try:
-                chunk = s.recv(65536)
-            except socket.timeout:
-                break
-            if not chunk:
-                break
-            data += chunk
-            if data.endswith(b"\r\n") and (data[:1] in b"+-:" or data.count(b"\r\n") >= 2):
-                break
-        return data.decode(errors="replace")
 
 
 def info_field(port, section, field):

@@ -194,11 +194,32 @@ def md(head, rows):
     return "\n".join(out)
 
 
-def flush_redis(port):
-    # FLUSHALL over a plain socket (RESP), so that no client is needed
+def resp(port, *args):
+    """One Redis command over a plain socket (RESP), so that no client is
+    needed; the reply as text (a bulk string's payload after its header
+    line). Simple, error, integer and bulk replies are read whole."""
+    cmd = f"*{len(args)}\r\n" + "".join(f"${len(a.encode())}\r\n{a}\r\n" for a in args)
     with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        s.sendall(b"*1\r\n$8\r\nFLUSHALL\r\n")
-        s.recv(64)
+        s.sendall(cmd.encode())
+        data = b""
+        while b"\r\n" not in data:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        head, _, rest = data.partition(b"\r\n")
+        if head[:1] == b"$" and int(head[1:]) >= 0:
+            want = int(head[1:]) + 2
+            while len(rest) < want:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                rest += chunk
+        return (head + b"\r\n" + rest).decode(errors="replace")
+
+
+def flush_redis(port):
+    resp(port, "FLUSHALL")
 
 
 def main():
