@@ -455,30 +455,40 @@ impl RedisCluster {
             .collect()
     }
 
-    /// The ports of the masters that are up and serve slots, as a live
-    /// node sees them (`CLUSTER NODES`).
-    pub fn masters(&self) -> Vec<u16> {
+    /// The masters that are up and serve slots, as a live node sees them
+    /// (`CLUSTER NODES`): each one's port and slot ranges.
+    fn serving_masters(&self) -> Vec<(u16, Vec<std::ops::RangeInclusive<u16>>)> {
         let live = self.live();
         let Some(&any) = live.first() else {
             return Vec::new();
         };
-        let mut masters: Vec<u16> = RedisCluster::cli(any, &["cluster", "nodes"])
+        RedisCluster::cli(any, &["cluster", "nodes"])
             .lines()
             .filter_map(|l| {
+                // id host:port@bus flags master-id ping pong epoch link slots…
                 let f: Vec<&str> = l.split_whitespace().collect();
-                let serves = f.len() > 8;
-                let master = f.get(2)?.split(',').any(|x| x == "master") && !f[2].contains("fail");
-                let port = f
-                    .get(1)?
-                    .split('@')
-                    .next()?
-                    .rsplit(':')
-                    .next()?
-                    .parse()
-                    .ok()?;
-                (master && serves && live.contains(&port)).then_some(port)
+                let flags = f.get(2)?;
+                if !flags.split(',').any(|x| x == "master") || flags.contains("fail") {
+                    return None;
+                }
+                let port: u16 = f[1].split('@').next()?.rsplit(':').next()?.parse().ok()?;
+                let slots: Vec<_> = f
+                    .get(8..)?
+                    .iter()
+                    .filter_map(|r| match r.split_once('-') {
+                        Some((a, b)) => Some(a.parse().ok()?..=b.parse().ok()?),
+                        None => r.parse().ok().map(|a| a..=a),
+                    })
+                    .collect();
+                (live.contains(&port) && !slots.is_empty()).then_some((port, slots))
             })
-            .collect();
+            .collect()
+    }
+
+    /// The ports of the masters that are up and serve slots, as a live
+    /// node sees them (`CLUSTER NODES`).
+    pub fn masters(&self) -> Vec<u16> {
+        let mut masters: Vec<u16> = self.serving_masters().into_iter().map(|(p, _)| p).collect();
         masters.sort_unstable();
         masters
     }
@@ -489,21 +499,10 @@ impl RedisCluster {
         let slot: u16 = RedisCluster::cli(*live.first()?, &["cluster", "keyslot", key])
             .parse()
             .ok()?;
-        RedisCluster::cli(live[0], &["cluster", "nodes"])
-            .lines()
-            .find_map(|l| {
-                let f: Vec<&str> = l.split_whitespace().collect();
-                if !f.get(2)?.contains("master") || f[2].contains("fail") {
-                    return None;
-                }
-                let holds = f[8..].iter().any(|r| match r.split_once('-') {
-                    Some((a, b)) => {
-                        matches!((a.parse::<u16>(), b.parse::<u16>()), (Ok(a), Ok(b)) if (a..=b).contains(&slot))
-                    }
-                    None => r.parse::<u16>() == Ok(slot),
-                });
-                holds.then(|| f[1].split('@').next()?.rsplit(':').next()?.parse().ok())?
-            })
+        self.serving_masters()
+            .into_iter()
+            .find(|(_, slots)| slots.iter().any(|r| r.contains(&slot)))
+            .map(|(port, _)| port)
     }
 
     /// Kills the node on `port` (SIGKILL) and reaps it.
