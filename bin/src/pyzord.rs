@@ -726,8 +726,9 @@ fn serve(args: &Args) -> Result<(), Fatal> {
     let _metrics = match &args.metrics {
         Some(a) => {
             let addr = pyzord::metrics::parse_addr(a).map_err(fatal)?;
-            let m = pyzord::metrics::MetricsServer::start(addr, Arc::clone(&stats))
-                .map_err(|e| fatal(format!("cannot serve metrics on {addr}: {e}")))?;
+            let m =
+                pyzord::metrics::MetricsServer::start(addr, Arc::clone(&stats), Arc::clone(&store))
+                    .map_err(|e| fatal(format!("cannot serve metrics on {addr}: {e}")))?;
             tracing::info!("Serving metrics on http://{}/metrics", m.local_addr());
             Some(m)
         }

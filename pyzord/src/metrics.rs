@@ -15,6 +15,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::stats::{Histogram, Stats};
+use crate::store::Store;
 
 /// Parses the `--metrics` value: `PORT` (on 127.0.0.1), `HOST:PORT` or
 /// `[IPv6]:PORT`.
@@ -28,8 +29,9 @@ pub fn parse_addr(s: &str) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("--metrics {s}: no address"))
 }
 
-/// Renders the statistics in the Prometheus text format (0.0.4).
-pub fn render(stats: &Stats) -> String {
+/// Renders the statistics and the store's gauges in the Prometheus text
+/// format (0.0.4). A gauge the store cannot tell is left out.
+pub fn render(stats: &Stats, store: &dyn Store) -> String {
     let mut out = String::with_capacity(4096);
     out.push_str("# HELP pyzord_requests_total Requests answered, by operation and reply code.\n");
     out.push_str("# TYPE pyzord_requests_total counter\n");
@@ -117,6 +119,12 @@ pub fn render(stats: &Stats) -> String {
             &stats.store_down,
         ),
         (
+            "pyzord_store_errors_total",
+            "Batches the store failed, answered with an error (outages included).",
+            "counter",
+            &stats.store_errors,
+        ),
+        (
             "pyzord_guard_table_full_total",
             "Requests a full guard table let through unrecorded.",
             "counter",
@@ -125,6 +133,28 @@ pub fn render(stats: &Stats) -> String {
     ] {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
         let _ = writeln!(out, "{name} {}", v.load(Ordering::Relaxed));
+    }
+    let g = store.gauges();
+    for (name, help, v) in [
+        (
+            "pyzord_store_records",
+            "Digests in the store (the file store's figure is approximate).",
+            g.records,
+        ),
+        (
+            "pyzord_store_size_bytes",
+            "Bytes the store takes: on disk (file, gdbm) or in memory (memory).",
+            g.bytes,
+        ),
+        (
+            "pyzord_store_queue_depth",
+            "Batches of writes waiting for their commit to disk.",
+            g.queued,
+        ),
+    ] {
+        if let Some(v) = v {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+        }
     }
     out
 }
@@ -153,8 +183,12 @@ pub struct MetricsServer {
 }
 
 impl MetricsServer {
-    /// Listens on `addr` and serves `stats`.
-    pub fn start(addr: SocketAddr, stats: Arc<Stats>) -> io::Result<MetricsServer> {
+    /// Listens on `addr` and serves `stats` and the gauges of `store`.
+    pub fn start(
+        addr: SocketAddr,
+        stats: Arc<Stats>,
+        store: Arc<dyn Store>,
+    ) -> io::Result<MetricsServer> {
         let listener = TcpListener::bind(addr)?;
         let addr = listener.local_addr()?;
         listener.set_nonblocking(true)?;
@@ -166,7 +200,7 @@ impl MetricsServer {
                 while !stop2.load(Ordering::Relaxed) {
                     match listener.accept() {
                         Ok((conn, _)) => {
-                            if let Err(e) = serve(conn, &stats) {
+                            if let Err(e) = serve(conn, &stats, store.as_ref()) {
                                 tracing::debug!("metrics: {e}");
                             }
                         }
@@ -203,7 +237,7 @@ impl Drop for MetricsServer {
 }
 
 /// Reads one request head (at most 8 KiB, 2 s) and answers it.
-fn serve(mut conn: TcpStream, stats: &Stats) -> io::Result<()> {
+fn serve(mut conn: TcpStream, stats: &Stats, store: &dyn Store) -> io::Result<()> {
     conn.set_nonblocking(false)?;
     conn.set_read_timeout(Some(Duration::from_secs(2)))?;
     conn.set_write_timeout(Some(Duration::from_secs(2)))?;
@@ -234,7 +268,7 @@ fn serve(mut conn: TcpStream, stats: &Stats) -> io::Result<()> {
             &mut conn,
             "200 OK",
             "text/plain; version=0.0.4; charset=utf-8",
-            &render(stats),
+            &render(stats, store),
         ),
         ("GET" | "HEAD", "/") => respond(
             &mut conn,
@@ -281,7 +315,18 @@ mod tests {
         stats.request(Some(Op::Check), Code(200));
         stats.request(Some(Op::Report), Code(401));
         stats.latency.observe(0.0003);
-        let m = MetricsServer::start("127.0.0.1:0".parse().unwrap(), Arc::clone(&stats)).unwrap();
+        let store = Arc::new(crate::store::memory::MemoryStore::new());
+        store
+            .apply(
+                &[crate::store::StoreOp::Update(
+                    crate::store::Update::Report,
+                    vec![pyzor_core::Digest([7; 20])],
+                )],
+                1,
+            )
+            .unwrap();
+        let m = MetricsServer::start("127.0.0.1:0".parse().unwrap(), Arc::clone(&stats), store)
+            .unwrap();
         let r = get(m.local_addr(), "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
         assert!(r.starts_with("HTTP/1.1 200 OK\r\n"), "{r}");
         assert!(
@@ -301,6 +346,12 @@ mod tests {
             "{r}"
         );
         assert!(r.contains("pyzord_forward_queue_depth 0\n"), "{r}");
+        assert!(r.contains("pyzord_store_records 1\n"), "{r}");
+        assert!(r.contains("pyzord_store_errors_total 0\n"), "{r}");
+        assert!(
+            !r.contains("pyzord_store_queue_depth"),
+            "the memory store has no queue: {r}"
+        );
         assert!(get(m.local_addr(), "GET /nope HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 404"));
         assert!(get(m.local_addr(), "POST /metrics HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 405"));
         let huge = format!("GET /metrics HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(20_000));

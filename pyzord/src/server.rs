@@ -19,7 +19,7 @@ use crate::guard::{Guard, GuardConfig};
 use crate::handler::{Auth, Datagram, Hooks, Prepared, prepare};
 use crate::net::{self, RecvBatch};
 use crate::stats::Stats;
-use crate::store::{Completion, Record, Store, StoreError, StoreOp};
+use crate::store::{Completion, Record, Store, StoreError, StoreGauges, StoreOp};
 
 /// How often workers look at the shutdown flag while idle.
 const POLL: Duration = Duration::from_millis(100);
@@ -163,6 +163,9 @@ impl Monitor {
 
     /// Notes how a batch went.
     fn observe<T>(&self, result: &Result<T, StoreError>) {
+        if result.is_err() {
+            self.stats.store_errors.fetch_add(1, Ordering::Relaxed);
+        }
         let mut h = self.health();
         match result {
             Err(StoreError::Unavailable(cause)) => match h.outage.as_mut() {
@@ -273,6 +276,9 @@ impl Store for MonitoredStore {
     }
     fn describe(&self) -> String {
         self.inner.describe()
+    }
+    fn gauges(&self) -> StoreGauges {
+        self.inner.gauges()
     }
 }
 

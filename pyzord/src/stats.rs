@@ -111,6 +111,8 @@ pub struct Stats {
     pub store_outages: AtomicU64,
     /// 1 while the store is unavailable, else 0.
     pub store_down: AtomicU64,
+    /// Batches the store failed (answered with an error), outages included.
+    pub store_errors: AtomicU64,
 }
 
 impl Default for Stats {
@@ -149,6 +151,7 @@ impl Stats {
             guard_full: AtomicU64::new(0),
             store_outages: AtomicU64::new(0),
             store_down: AtomicU64::new(0),
+            store_errors: AtomicU64::new(0),
         }
     }
 

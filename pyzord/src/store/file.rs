@@ -42,7 +42,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::thread::JoinHandle;
@@ -53,7 +53,8 @@ use pyzor_core::Digest;
 
 use super::memory::DigestHash;
 use super::{
-    Bulk, Completion, Record, RecordMap, Store, StoreError, StoreOp, apply_to, has_updates,
+    Bulk, Completion, Record, RecordMap, Store, StoreError, StoreGauges, StoreOp, apply_to,
+    has_updates,
 };
 
 /// The keyspace of the tables that holds the records.
@@ -298,6 +299,8 @@ struct Shared {
     /// not write stays in the logs).
     closing: AtomicBool,
     rows: RowCache,
+    /// Batches of writes sent to the committer and not yet written.
+    queued: AtomicU64,
 }
 
 impl Shared {
@@ -576,6 +579,7 @@ impl FileStore {
             ingested: (Mutex::new(()), Condvar::new()),
             closing: AtomicBool::new(false),
             rows: RowCache::new(ROW_CACHE),
+            queued: AtomicU64::new(0),
         });
         let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
             std::thread::Builder::new()
@@ -634,6 +638,7 @@ impl FileStore {
                 ingested: (Mutex::new(()), Condvar::new()),
                 closing: AtomicBool::new(true),
                 rows: RowCache::new(0),
+                queued: AtomicU64::new(0),
             }),
             jobs: Mutex::new(None),
             threads: Mutex::new(Vec::new()),
@@ -1122,6 +1127,9 @@ fn committer(shared: &Shared, wal: Wal, rx: &Receiver<Job>, to_ingest: &Sender<A
             }
         }
         let written = w.write(map.changed.into_iter().collect());
+        shared
+            .queued
+            .fetch_sub(applies.len() as u64, Ordering::Relaxed);
         if interval.is_some_and(|i| w.unsynced && w.synced.elapsed() >= i) {
             w.sync_now();
         }
@@ -1201,9 +1209,11 @@ impl Store for FileStore {
                 "the file store is closed or open for reading only".into(),
             )));
         };
+        self.shared.queued.fetch_add(1, Ordering::Relaxed);
         if let Err(mpsc::SendError(job)) = tx.send(Job::Apply { ops, now, done })
             && let Job::Apply { done, .. } = job
         {
+            self.shared.queued.fetch_sub(1, Ordering::Relaxed);
             done(Err(StoreError::Other(
                 "the committer thread has stopped".into(),
             )));
@@ -1288,6 +1298,18 @@ impl Store for FileStore {
 
     fn describe(&self) -> String {
         format!("file ({})", self.shared.dir.display())
+    }
+
+    fn gauges(&self) -> StoreGauges {
+        let buffered = {
+            let b = self.shared.buffers();
+            b.active.len() + b.frozen.as_ref().map_or(0, |f| f.records.len())
+        };
+        StoreGauges {
+            records: Some((self.shared.tables.records.approximate_len() + buffered) as u64),
+            bytes: self.disk_space().ok(),
+            queued: Some(self.shared.queued.load(Ordering::Relaxed)),
+        }
     }
 }
 
@@ -1401,6 +1423,14 @@ mod tests {
         assert_eq!((r[0].r_count, r[0].r_updated), (2, 2000));
         assert_eq!(r[1].r_count, 1);
         assert_eq!(s.count().unwrap(), u64::from(n));
+        // the metrics' gauges: key(0) is in the tables and in the buffer
+        let g = s.gauges();
+        assert!(
+            (u64::from(n)..=u64::from(n) + 1).contains(&g.records.unwrap()),
+            "{g:?}"
+        );
+        assert!(g.bytes.unwrap() > u64::from(n) * 24, "{g:?}");
+        assert_eq!(g.queued, Some(0));
         let expired = s.expire(500).unwrap();
         // every third record, but key(0), which was reported again
         assert_eq!(expired, u64::from(n.div_ceil(3)) - 1);

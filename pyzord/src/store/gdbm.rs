@@ -25,7 +25,7 @@ use gdbm_native::{Gdbm, OpenOptions};
 use pyzor_core::Digest;
 use pyzor_core::pycompat::py_int;
 
-use super::{Bulk, Record, Store, StoreError, StoreOp, Update};
+use super::{Bulk, Record, Store, StoreError, StoreGauges, StoreOp, Update};
 
 /// A record as the reference's gdbm engine keeps it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -447,6 +447,14 @@ impl Store for GdbmStore {
 
     fn describe(&self) -> String {
         format!("gdbm ({})", self.path.display())
+    }
+
+    fn gauges(&self) -> StoreGauges {
+        StoreGauges {
+            records: None,
+            bytes: std::fs::metadata(&self.path).ok().map(|m| m.len()),
+            queued: None,
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use std::sync::Mutex;
 
 use pyzor_core::Digest;
 
-use super::{Bulk, Record, RecordMap, Store, StoreError, StoreOp, Update, apply_to};
+use super::{Bulk, Record, RecordMap, Store, StoreError, StoreGauges, StoreOp, Update, apply_to};
 
 const SHARDS: usize = 256;
 
@@ -356,6 +356,22 @@ impl Store for MemoryStore {
 
     fn describe(&self) -> String {
         "memory".into()
+    }
+
+    fn gauges(&self) -> StoreGauges {
+        let (mut records, mut bytes) = (0u64, 0u64);
+        for shard in &self.shards {
+            if let Ok(t) = shard.lock() {
+                records += t.len as u64;
+                bytes += (t.slots.capacity() * std::mem::size_of::<Slot>() + t.used.capacity() * 8)
+                    as u64;
+            }
+        }
+        StoreGauges {
+            records: Some(records),
+            bytes: Some(bytes),
+            queued: None,
+        }
     }
 }
 

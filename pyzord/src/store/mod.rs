@@ -264,6 +264,30 @@ pub trait Store: Send + Sync {
 
     /// A short description for the logs.
     fn describe(&self) -> String;
+
+    /// The store's size and backlog, for the metrics endpoint. Called on
+    /// every scrape, so it is cheap: counters and file sizes, never a
+    /// network round trip (a Redis or MySQL server is watched by its own
+    /// exporter). The default knows nothing.
+    fn gauges(&self) -> StoreGauges {
+        StoreGauges::default()
+    }
+}
+
+/// What [`Store::gauges`] knows; `None` where a store cannot tell cheaply.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreGauges {
+    /// Digests stored. The file store's figure is approximate: the records
+    /// in its tables plus those in its write buffers, so a digest updated
+    /// since its buffer was last ingested counts twice until the tables
+    /// are compacted.
+    pub records: Option<u64>,
+    /// Bytes the store takes: on disk for the file and gdbm stores, in
+    /// memory for the memory store.
+    pub bytes: Option<u64>,
+    /// Batches of writes taken but not yet committed (the file store's
+    /// group-commit queue).
+    pub queued: Option<u64>,
 }
 
 /// Whole-database access, for migration and statistics.
