@@ -120,8 +120,8 @@ pub struct Args {
     /// number of worker threads (pyzor-rs; default: one per core)
     #[arg(long = "workers")]
     pub workers: Option<usize>,
-    /// serve Prometheus metrics over HTTP at ADDR (pyzor-rs; a bare port
-    /// listens on 127.0.0.1; off by default)
+    /// serve Prometheus metrics over HTTP at ADDR (pyzor-rs; setting
+    /// Metrics; a bare port listens on 127.0.0.1; off by default)
     #[arg(long = "metrics", value_name = "ADDR")]
     pub metrics: Option<String>,
     /// answer a signed report or whitelist seen again within its time
@@ -234,6 +234,7 @@ impl Args {
         put("OneReportPerNetwork", self.one_report_per_network.clone());
         put("SyncInterval", self.sync_interval.clone());
         put("CacheSize", self.cache_size.clone());
+        put("Metrics", self.metrics.clone());
         o
     }
 }
@@ -723,7 +724,8 @@ fn serve(args: &Args) -> Result<(), Fatal> {
     };
     let store: Arc<dyn Store> = store;
     let stats = Arc::new(Stats::new());
-    let _metrics = match &args.metrics {
+    let metrics = setup.settings.metrics.trim();
+    let _metrics = match (!metrics.is_empty()).then_some(metrics) {
         Some(a) => {
             let addr = pyzord::metrics::parse_addr(a).map_err(fatal)?;
             let m =

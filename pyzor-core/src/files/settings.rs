@@ -294,6 +294,9 @@ pub struct ServerSettings {
     pub sync_interval: f64,
     /// `CacheSize` (ours, default 256): the file store's cache, in MiB.
     pub cache_size: i64,
+    /// `Metrics` (ours, default empty: off): where to serve Prometheus
+    /// metrics, `PORT` (on 127.0.0.1), `HOST:PORT` or `[IPv6]:PORT`.
+    pub metrics: String,
 }
 
 /// The reference server's defaults.
@@ -330,6 +333,7 @@ pub const SERVER_DEFAULTS: &[(&str, &str)] = &[
     ("OneReportPerNetwork", "0"),
     ("SyncInterval", "0"),
     ("CacheSize", "256"),
+    ("Metrics", ""),
 ];
 
 impl ServerSettings {
@@ -391,6 +395,7 @@ impl ServerSettings {
             one_report_per_network: r.int("OneReportPerNetwork")?,
             sync_interval: r.float("SyncInterval")?,
             cache_size: r.int("CacheSize")?,
+            metrics: r.get("Metrics")?,
         })
     }
 }
