@@ -7,7 +7,9 @@
 #   - Debian packages: redis-server, python3-venv, python3-gdbm (dbm.gnu for the
 #     reference pyzord's gdbm engine), spamassassin (its pure-Perl Pyzor client),
 #     mariadb-server and python3-mysqldb (the reference's mysql engine, which the
-#     tests run with Debian's MySQLdb on PYTHONPATH), procps;
+#     tests run with Debian's MySQLdb on PYTHONPATH), procps, prometheus (its
+#     promtool checks and unit-tests the alert rules; nothing is started),
+#     lintian (scripts/check-deb.sh lints the package);
 #   - a venv at $PYZOR_PEERS_VENV (default: $HOME/.cache/pyzor-rs/peers-venv) made
 #     with Debian's /usr/bin/python3 (it has the _gdbm module; pyenv builds often
 #     do not), holding pyzor==1.1.2 and redis-py.
@@ -24,7 +26,7 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 need=()
 for p in redis-server python3 python3-venv python3-gdbm spamassassin perl procps \
-         mariadb-server python3-mysqldb; do
+         mariadb-server python3-mysqldb prometheus lintian; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
 done
 # The reference digests were made with Debian's python3.11 3.11.2-6+deb12u9; older
@@ -36,6 +38,10 @@ if [ ${#need[@]} -gt 0 ]; then
   echo "install-peers: apt-get install ${need[*]}"
   $SUDO apt-get update -q
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${need[@]}"
+  # Where a package's init script started its daemon (no policy-rc.d to
+  # stop it), stop it: the tests start their own servers and use only
+  # promtool of prometheus.
+  $SUDO pkill -x prometheus 2>/dev/null || true
 fi
 
 if [ -x "$VENV/bin/python" ] && ! "$VENV/bin/python" -c 'import dbm.gnu' 2>/dev/null; then

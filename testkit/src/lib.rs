@@ -145,6 +145,12 @@ pub fn require_redis_server() -> Option<PathBuf> {
     on_path("redis-server").or_else(|| missing("redis-server"))
 }
 
+/// Prometheus' `promtool` (Debian package prometheus), which checks and
+/// unit-tests the alert rules, or a skip/failure.
+pub fn require_promtool() -> Option<PathBuf> {
+    on_path("promtool").or_else(|| missing("promtool (Debian package prometheus)"))
+}
+
 /// `perl` with SpamAssassin's `Mail::SpamAssassin::Pyzor::Client`, or a
 /// skip/failure.
 pub fn require_perl_client() -> Option<PathBuf> {
