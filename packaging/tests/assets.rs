@@ -80,8 +80,8 @@ fn systemd_units_verify() {
         );
         assert!(text.contains("NoNewPrivileges=yes"), "{unit}: hardening");
         let text = text
-            .replace("/usr/local/bin/pyzord", &true_bin)
-            .replace("/usr/local/bin/pyzor", &true_bin);
+            .replace("/usr/bin/pyzord", &true_bin)
+            .replace("/usr/bin/pyzor", &true_bin);
         std::fs::write(dir.path().join(unit), text).unwrap();
     }
     let out = Command::new("systemd-analyze")
