@@ -149,7 +149,9 @@ fn db_err(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
 
 /// The sorted tables: fjall's database and the records' keyspace.
 struct Tables {
-    db: Database,
+    /// Held for as long as the keyspace is used: it owns fjall's journal
+    /// and background workers.
+    _db: Database,
     records: Keyspace,
 }
 
@@ -166,7 +168,7 @@ impl Tables {
                 KeyspaceCreateOptions::default().expect_point_read_hits(false)
             })
             .map_err(fail)?;
-        Ok(Tables { db, records })
+        Ok(Tables { _db: db, records })
     }
 
     fn get(&self, d: &Digest) -> Result<Option<Record>, StoreError> {
@@ -671,16 +673,11 @@ impl FileStore {
         Ok(out)
     }
 
-    /// Bytes the store takes on disk (tables and logs).
+    /// Bytes the store takes on disk: the blocks allocated to its files
+    /// (tables, journal and logs). Sparse files count what they hold, not
+    /// their length: fjall's journal is a 64 MiB file that is mostly holes.
     pub fn disk_space(&self) -> Result<u64, StoreError> {
-        let tables = self.shared.tables.db.disk_space().map_err(db_err)?;
-        let logs: u64 = wal_files(&self.shared.dir)
-            .map_err(db_err)?
-            .iter()
-            .filter_map(|(_, p)| std::fs::metadata(p).ok())
-            .map(|m| m.len())
-            .sum();
-        Ok(tables + logs)
+        allocated_bytes(&self.shared.dir, 8).map_err(db_err)
     }
 
     /// Has the committer delete `keys` if still expired.
@@ -989,6 +986,25 @@ impl Writer<'_> {
         self.synced = Instant::now();
         self.unsynced = false;
     }
+}
+
+/// The bytes allocated to the files under `dir`, at most `depth` levels
+/// down (symbolic links are not followed).
+fn allocated_bytes(dir: &Path, depth: u32) -> std::io::Result<u64> {
+    use std::os::unix::fs::MetadataExt as _;
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let Ok(meta) = entry.metadata() else {
+            continue; // removed meanwhile (a table compacted away)
+        };
+        if meta.is_dir() && depth > 0 {
+            total += allocated_bytes(&entry.path(), depth - 1).unwrap_or(0);
+        } else if meta.is_file() {
+            total += meta.blocks() * 512;
+        }
+    }
+    Ok(total)
 }
 
 /// The committer: applies every queued batch, writes the changed records
