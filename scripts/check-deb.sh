@@ -8,8 +8,9 @@
 #     on errors and listing warnings;
 #  2. put a pyzor 1.1.2 homedir in /var/lib/pyzor, its gdbm database made by
 #     the reference pyzord (the upgrade path);
-#  3. dpkg -i; check the pyzord user, /var/lib/pyzord and its mode, the
-#     config link, the conffile;
+#  3. install Debian's own pyzor package (Python), then dpkg -i ours, which
+#     conflicts with and replaces it; check that it was removed, the pyzord
+#     user, /var/lib/pyzord and its mode, the config link, the conffile;
 #  4. run pyzord.service's ExecStart as systemd would (scripts/lib/as_service.py:
 #     the unit's user and umask, READY=1 to a NOTIFY_SOCKET, SIGTERM) while
 #     ../shared/peers/interop_check.sh runs against it, with the interop
@@ -129,9 +130,15 @@ kill -TERM "$refpid"; wait "$refpid" || true; refpid=""
 [ -s /var/lib/pyzor/pyzord.db ] || fail "the reference pyzord wrote no pyzord.db"
 ok "pyzor 1.1.2 homedir /var/lib/pyzor: pyzord.db with the message reported 3 times"
 
-# --- 3. install
+# --- 3. install, over Debian's pyzor package
+DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends pyzor >"$work/apt.log" 2>&1 \
+  || { cat "$work/apt.log"; fail "apt-get install pyzor (Debian's)"; }
 dpkg -i "$deb" >"$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log"; fail "dpkg -i"; }
-ok "dpkg -i"
+if dpkg-query -W -f='${Status}' pyzor 2>/dev/null | grep -q "install ok installed"; then
+  fail "Debian's pyzor is still installed beside pyzor-rs"
+fi
+[ "$(dpkg -S /usr/bin/pyzor | cut -d: -f1)" = pyzor-rs ] || fail "/usr/bin/pyzor is not pyzor-rs'"
+ok "dpkg -i over Debian's pyzor package: it was removed, /usr/bin/pyzor is pyzor-rs'"
 dpkg -L pyzor-rs | sort >"$work/files"
 getent passwd pyzord >/dev/null || fail "no pyzord user"
 IFS=: read -r _ _ uid gid _ home shell < <(getent passwd pyzord)
