@@ -139,6 +139,33 @@ fn sigterm_is_a_clean_exit_and_the_data_stays() {
     assert_eq!(check_count(again.port, d), 2);
 }
 
+/// `--cleanup-age` on the default file store: digests last updated
+/// longer ago than that are gone from the start, one reported again starts
+/// from 1, and one reported since is kept.
+#[test]
+fn expired_digests_are_gone_and_start_again() {
+    let home = tempfile::tempdir().unwrap();
+    let mut server = common::start(home.path(), &[]);
+    let (old, kept) = (Digest([0x0e; 20]), Digest([0x0f; 20]));
+    let addr = ServerAddr::new("127.0.0.1", server.port);
+    Client::new().report(&addr, &[old, old, old]).unwrap();
+    server.signal("TERM");
+    assert_eq!(server.wait(Duration::from_secs(10)), Some(0));
+    drop(server);
+    // (times are whole seconds: 3 s later, the reports are over 1 s old)
+    std::thread::sleep(Duration::from_secs(3));
+    let server = common::start(home.path(), &["--cleanup-age", "2"]);
+    let addr = ServerAddr::new("127.0.0.1", server.port);
+    assert!(
+        pyzor_testkit::wait_until(Duration::from_secs(5), || check_count(server.port, old)
+            == 0),
+        "the expired digest is still counted"
+    );
+    Client::new().report(&addr, &[old, kept, kept]).unwrap();
+    assert_eq!(check_count(server.port, old), 1);
+    assert_eq!(check_count(server.port, kept), 2);
+}
+
 #[test]
 fn usage_log_lines_are_the_references() {
     let home = tempfile::tempdir().unwrap();

@@ -25,9 +25,17 @@
 //! A restart replays at most two logs (2 × [`BUFFER`] records). Memory is
 //! bounded by the two buffers plus [`FileOptions::cache_bytes`] (fjall's
 //! cache of blocks, filters and indexes), whatever the size of the
-//! database. Expiry scans the tables and buffers from the expiry thread,
-//! at most a quarter of its time, and has the committer delete (log a
-//! tombstone for) the records still expired.
+//! database.
+//!
+//! **Expiry** costs nothing while serving: [`Store::expire`] raises a
+//! cutoff below which a record's last update makes it absent to every
+//! read, scan and update (a digest reported again starts a new record),
+//! and fjall drops such records as its compactions rewrite the tables (a
+//! compaction filter), which it does anyway as reports come in. A store
+//! that takes no writes keeps its expired records on disk, hidden. Nothing
+//! is scanned and no tombstone is written: deleting a tenth of a large
+//! store through the log set off compactions that tripled the p99 of
+//! checks (BENCHMARKS.md).
 //!
 //! [`SyncMode::Interval`] trades the sync per group for the reference's and
 //! Redis' `everysec` behaviour: answered at once, synced at an interval.
@@ -42,7 +50,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::thread::JoinHandle;
@@ -77,9 +85,6 @@ const QUEUE: usize = 256;
 /// Under load, the least time between the starts of two group commits
 /// (see the committer).
 const GROUP_INTERVAL: Duration = Duration::from_millis(1);
-
-/// Records of the tables examined per expiry chunk.
-const EXPIRY_CHUNK: usize = 10_000;
 
 /// Records of the tables a row cache keeps, in all (about 50 bytes each):
 /// a hot set spread over a large store is read from memory, not from a
@@ -147,6 +152,87 @@ fn db_err(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
     StoreError::Rejected(Box::new(e))
 }
 
+/// The expiry state the readers and fjall's compactions share.
+#[derive(Clone)]
+struct Expiry {
+    /// Records last updated before this (Unix seconds) are expired.
+    cutoff: Arc<AtomicI64>,
+    /// Expired records compactions dropped, since [`Store::expire`] last
+    /// asked.
+    dropped: Arc<AtomicU64>,
+}
+
+impl Expiry {
+    fn new() -> Expiry {
+        Expiry {
+            cutoff: Arc::new(AtomicI64::new(i64::MIN)),
+            dropped: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// `r`, unless it is expired.
+    fn live(&self, r: Record) -> Option<Record> {
+        (r.last_update() >= self.cutoff.load(Ordering::Relaxed)).then_some(r)
+    }
+}
+
+impl fjall::compaction::filter::Factory for Expiry {
+    fn name(&self) -> &str {
+        "pyzord-expiry"
+    }
+
+    fn make_filter(
+        &self,
+        ctx: &fjall::compaction::filter::Context,
+    ) -> Box<dyn fjall::compaction::filter::CompactionFilter> {
+        Box::new(ExpiryFilter {
+            cutoff: self.cutoff.load(Ordering::Relaxed),
+            last_level: ctx.is_last_level,
+            dropped: 0,
+            total: Arc::clone(&self.dropped),
+        })
+    }
+}
+
+/// One compaction's filter: drops the records expired when it began.
+struct ExpiryFilter {
+    cutoff: i64,
+    last_level: bool,
+    dropped: u64,
+    total: Arc<AtomicU64>,
+}
+
+impl fjall::compaction::filter::CompactionFilter for ExpiryFilter {
+    fn filter_item(
+        &mut self,
+        item: fjall::compaction::filter::ItemAccessor<'_>,
+        _: &fjall::compaction::filter::Context,
+    ) -> fjall::compaction::filter::CompactionFilterResult {
+        use fjall::compaction::filter::Verdict;
+        let value = item.value()?;
+        // a record that cannot be read is kept, for `migrate` to report
+        let Ok(b) = <&[u8; 24]>::try_from(value.as_ref()) else {
+            return Ok(Verdict::Keep);
+        };
+        if Record::unpack(b).last_update() >= self.cutoff {
+            return Ok(Verdict::Keep);
+        }
+        self.dropped += 1;
+        // Older versions of the record are older still, so expired too:
+        // in the last level nothing lies below to shadow; above it, a
+        // tombstone keeps them shadowed until they are compacted away.
+        Ok(if self.last_level {
+            Verdict::Destroy
+        } else {
+            Verdict::Remove
+        })
+    }
+
+    fn finish(self: Box<Self>) {
+        self.total.fetch_add(self.dropped, Ordering::Relaxed);
+    }
+}
+
 /// The sorted tables: fjall's database and the records' keyspace.
 struct Tables {
     /// Held for as long as the keyspace is used: it owns fjall's journal
@@ -156,11 +242,17 @@ struct Tables {
 }
 
 impl Tables {
-    fn open(dir: &Path, options: &FileOptions) -> Result<Tables, StoreError> {
+    fn open(dir: &Path, options: &FileOptions, expiry: &Expiry) -> Result<Tables, StoreError> {
         let fail = |e: fjall::Error| StoreError::Other(format!("{}: {e}", dir.display()));
+        let filter = expiry.clone();
         let db = Database::builder(dir)
             .manual_journal_persist(true)
             .cache_size(options.cache_bytes)
+            .with_compaction_filter_factories(Arc::new(move |keyspace| {
+                (keyspace == KEYSPACE).then(|| {
+                    Arc::new(filter.clone()) as Arc<dyn fjall::compaction::filter::Factory>
+                })
+            }))
             .open()
             .map_err(fail)?;
         let records = db
@@ -303,6 +395,7 @@ struct Shared {
     rows: RowCache,
     /// Batches of writes sent to the committer and not yet written.
     queued: AtomicU64,
+    expiry: Expiry,
 }
 
 impl Shared {
@@ -311,20 +404,21 @@ impl Shared {
     }
 
     /// The record of a digest: the buffers first, then the tables
-    /// (through the row cache).
+    /// (through the row cache); `None` if it is absent or expired.
     fn lookup(&self, d: &Digest) -> Result<Option<Record>, StoreError> {
         let generation = self.rows.generation();
-        if let Some(e) = self.buffers().get(d) {
-            return Ok(e.map(|r| Record::unpack(&r)));
-        }
-        if let Some(r) = self.rows.get(d) {
-            return Ok(Some(Record::unpack(&r)));
-        }
-        let r = self.tables.get(d)?;
-        if let Some(r) = &r {
-            self.rows.put(d, r.pack(), generation);
-        }
-        Ok(r)
+        let found = if let Some(e) = self.buffers().get(d) {
+            e.map(|r| Record::unpack(&r))
+        } else if let Some(r) = self.rows.get(d) {
+            Some(Record::unpack(&r))
+        } else {
+            let r = self.tables.get(d)?;
+            if let Some(r) = &r {
+                self.rows.put(d, r.pack(), generation);
+            }
+            r
+        };
+        Ok(found.and_then(|r| self.expiry.live(r)))
     }
 }
 
@@ -472,21 +566,11 @@ pub struct FileStore {
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
-/// Records deleted by a [`Job::Delete`].
-type DeleteReply = SyncSender<Result<u64, StoreError>>;
-
 enum Job {
     Apply {
         ops: Vec<StoreOp>,
         now: i64,
         done: Completion,
-    },
-    /// Delete these records if they are (still) not updated since
-    /// `cutoff`; replies with how many were.
-    Delete {
-        keys: Vec<Digest>,
-        cutoff: i64,
-        reply: DeleteReply,
     },
     /// Write these records as they are.
     Put {
@@ -550,7 +634,8 @@ impl FileStore {
         std::fs::create_dir_all(path).map_err(io)?;
         // fjall locks its directory: a second pyzord fails here, before
         // it touches the logs
-        let tables = Tables::open(&path.join("tables"), &options)?;
+        let expiry = Expiry::new();
+        let tables = Tables::open(&path.join("tables"), &options, &expiry)?;
         let logs = wal_files(path).map_err(io)?;
         let mut recovered = Buffer::default();
         for (_, log) in &logs {
@@ -582,6 +667,7 @@ impl FileStore {
             closing: AtomicBool::new(false),
             rows: RowCache::new(ROW_CACHE),
             queued: AtomicU64::new(0),
+            expiry,
         });
         let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
             std::thread::Builder::new()
@@ -626,7 +712,8 @@ impl FileStore {
             )));
         }
         let options = FileOptions::default();
-        let tables = Tables::open(&path.join("tables"), &options)?;
+        let expiry = Expiry::new();
+        let tables = Tables::open(&path.join("tables"), &options, &expiry)?;
         let mut buffers = Buffers::default();
         for (_, log) in wal_files(path).map_err(io)? {
             replay(&log, &mut buffers.active).map_err(io)?;
@@ -641,6 +728,7 @@ impl FileStore {
                 closing: AtomicBool::new(true),
                 rows: RowCache::new(0),
                 queued: AtomicU64::new(0),
+                expiry,
             }),
             jobs: Mutex::new(None),
             threads: Mutex::new(Vec::new()),
@@ -679,19 +767,6 @@ impl FileStore {
     pub fn disk_space(&self) -> Result<u64, StoreError> {
         allocated_bytes(&self.shared.dir, 8).map_err(db_err)
     }
-
-    /// Has the committer delete `keys` if still expired.
-    fn delete(&self, keys: Vec<Digest>, cutoff: i64) -> Result<u64, StoreError> {
-        let (reply, answer) = mpsc::sync_channel(1);
-        self.send(Job::Delete {
-            keys,
-            cutoff,
-            reply,
-        })?;
-        answer
-            .recv()
-            .map_err(|_| StoreError::Other("the committer thread has stopped".into()))?
-    }
 }
 
 impl Bulk for FileStore {
@@ -702,7 +777,7 @@ impl Bulk for FileStore {
     }
 
     /// The tables, with what the buffers hold over them, then the records
-    /// only the buffers hold.
+    /// only the buffers hold; expired records are left out.
     fn scan(
         &self,
         f: &mut dyn FnMut(Result<(Digest, Record), StoreError>),
@@ -717,15 +792,22 @@ impl Bulk for FileStore {
             over.extend(b.active.iter().map(|(d, e)| (*d, *e)));
             over
         };
+        let expiry = &self.shared.expiry;
+        let live =
+            |f: &mut dyn FnMut(Result<(Digest, Record), StoreError>), d: Digest, r: &[u8; 24]| {
+                if let Some(r) = expiry.live(Record::unpack(r)) {
+                    f(Ok((d, r)));
+                }
+            };
         for item in self.shared.tables.records.iter() {
             let (k, v) = item.into_inner().map_err(db_err)?;
             let key = <[u8; 20]>::try_from(k.as_ref());
             let value = <&[u8; 24]>::try_from(v.as_ref());
             match (key, value) {
                 (Ok(k), Ok(v)) => match over.remove(&Digest(k)) {
-                    Some(Some(r)) => f(Ok((Digest(k), Record::unpack(&r)))),
+                    Some(Some(r)) => live(f, Digest(k), &r),
                     Some(None) => {}
-                    None => f(Ok((Digest(k), Record::unpack(v)))),
+                    None => live(f, Digest(k), v),
                 },
                 _ => f(Err(StoreError::Corrupt {
                     digest: k.iter().map(|b| format!("{b:02x}")).collect(),
@@ -735,7 +817,7 @@ impl Bulk for FileStore {
         }
         for (d, e) in over {
             if let Some(r) = e {
-                f(Ok((d, Record::unpack(&r))));
+                live(f, d, &r);
             }
         }
         Ok(())
@@ -1104,35 +1186,12 @@ fn committer(shared: &Shared, wal: Wal, rx: &Receiver<Job>, to_ingest: &Sender<A
             changed: HashMap::with_hasher(DigestHash),
         };
         let mut applies = Vec::new();
-        let mut deletes = Vec::new();
         let mut puts = Vec::new();
         for job in group {
             match job {
                 Job::Apply { ops, now, done } => {
                     let r = apply_to(&ops, now, &mut map);
                     applies.push((done, r));
-                }
-                Job::Delete {
-                    keys,
-                    cutoff,
-                    reply,
-                } => {
-                    let mut n = 0u64;
-                    let mut r = Ok(());
-                    for k in keys {
-                        match map.get(&k) {
-                            Ok(Some(rec)) if rec.last_update() < cutoff => {
-                                map.changed.insert(k, None);
-                                n += 1;
-                            }
-                            Ok(_) => {}
-                            Err(e) => {
-                                r = Err(e);
-                                break;
-                            }
-                        }
-                    }
-                    deletes.push((reply, r.map(|()| n)));
                 }
                 Job::Put { records, reply } => {
                     for (d, rec) in records {
@@ -1156,12 +1215,6 @@ fn committer(shared: &Shared, wal: Wal, rx: &Receiver<Job>, to_ingest: &Sender<A
             };
             StoreError::Rejected(Box::new(std::io::Error::other(text)))
         };
-        for (reply, r) in deletes {
-            let _ = reply.send(match &written {
-                Ok(()) => r,
-                Err(e) => Err(failure(e)),
-            });
-        }
         for reply in puts {
             let _ = reply.send(match &written {
                 Ok(()) => Ok(()),
@@ -1236,59 +1289,15 @@ impl Store for FileStore {
         }
     }
 
-    /// Scans the tables in chunks, then the buffers, from this thread, at
-    /// most a quarter of its time; the committer deletes what is still
-    /// expired.
+    /// Raises the cutoff below which records are expired: from now on
+    /// they are absent to reads, scans and updates, and compactions drop
+    /// them. Returns how many compactions dropped since the last call.
     fn expire(&self, cutoff: i64) -> Result<u64, StoreError> {
-        let mut total = 0;
-        let mut from: Option<[u8; 20]> = None;
-        loop {
-            let started = Instant::now();
-            let mut doomed = Vec::new();
-            let mut next = None;
-            let range = match from {
-                Some(k) => self.shared.tables.records.range(k..),
-                None => self.shared.tables.records.iter(),
-            };
-            for (seen, item) in range.enumerate() {
-                let (k, v) = item.into_inner().map_err(db_err)?;
-                let Ok(key) = <[u8; 20]>::try_from(k.as_ref()) else {
-                    continue;
-                };
-                if seen >= EXPIRY_CHUNK {
-                    next = Some(key);
-                    break;
-                }
-                // a record that cannot be read is left for `migrate` to report
-                if let Ok(b) = <&[u8; 24]>::try_from(v.as_ref())
-                    && Record::unpack(b).last_update() < cutoff
-                {
-                    doomed.push(Digest(key));
-                }
-            }
-            if !doomed.is_empty() {
-                total += self.delete(doomed, cutoff)?;
-            }
-            // at most a quarter of this thread's time
-            std::thread::sleep(started.elapsed() * 3);
-            match next {
-                Some(k) => from = Some(k),
-                None => break,
-            }
-        }
-        let doomed: Vec<Digest> = {
-            let b = self.shared.buffers();
-            b.active
-                .iter()
-                .chain(b.frozen.iter().flat_map(|f| f.records.iter()))
-                .filter(|(_, e)| e.is_some_and(|r| Record::unpack(&r).last_update() < cutoff))
-                .map(|(d, _)| *d)
-                .collect()
-        };
-        for chunk in doomed.chunks(EXPIRY_CHUNK) {
-            total += self.delete(chunk.to_vec(), cutoff)?;
-        }
-        Ok(total)
+        self.shared
+            .expiry
+            .cutoff
+            .fetch_max(cutoff, Ordering::SeqCst);
+        Ok(self.shared.expiry.dropped.swap(0, Ordering::SeqCst))
     }
 
     fn flush(&self) -> Result<(), StoreError> {
@@ -1384,12 +1393,28 @@ mod tests {
         assert_eq!(r[1].r_count, 1);
         assert_eq!(r[2], Record::default());
         assert_eq!(s.count().unwrap(), 3);
-        assert_eq!(s.expire(200).unwrap(), 2);
+        // nothing was compacted yet: none dropped, but d(1) and d(2) are gone
+        assert_eq!(s.expire(200).unwrap(), 0);
         let mut left = Vec::new();
         s.scan(&mut |r| left.push(r.unwrap().0)).unwrap();
         assert_eq!(left, vec![d(3)]);
         let r = s.apply(&[StoreOp::Get(d(1))], 0).unwrap();
         assert_eq!(r[0], Record::default());
+        // reported again, an expired digest starts a new record
+        let r = s
+            .apply(
+                &[
+                    StoreOp::Update(Update::Report, vec![d(1)]),
+                    StoreOp::Get(d(1)),
+                ],
+                300,
+            )
+            .unwrap();
+        assert_eq!(
+            (r[0].r_count, r[0].r_entered, r[0].r_updated),
+            (1, 300, 300)
+        );
+        assert_eq!(s.count().unwrap(), 2);
     }
 
     /// More records than two buffers hold: buffers are frozen and written
@@ -1447,9 +1472,9 @@ mod tests {
         );
         assert!(g.bytes.unwrap() > u64::from(n) * 24, "{g:?}");
         assert_eq!(g.queued, Some(0));
-        let expired = s.expire(500).unwrap();
-        // every third record, but key(0), which was reported again
-        assert_eq!(expired, u64::from(n.div_ceil(3)) - 1);
+        // every third record is expired, but key(0), which was reported again
+        assert_eq!(s.expire(500).unwrap(), 0);
+        let expired = u64::from(n.div_ceil(3)) - 1;
         let mut live = 0u64;
         s.scan(&mut |r| {
             let (_, r) = r.unwrap();
@@ -1458,6 +1483,24 @@ mod tests {
         })
         .unwrap();
         assert_eq!(live, u64::from(n) - expired);
+        assert_eq!(s.count().unwrap(), u64::from(n) - expired);
+        let r = s
+            .apply(&[StoreOp::Get(key(3)), StoreOp::Get(key(0))], 0)
+            .unwrap();
+        assert_eq!(r[0], Record::default());
+        assert_eq!(r[1].r_count, 2);
+        // once the replayed logs are in the tables, a compaction drops every
+        // expired record (key(0)'s older version is merged away under its
+        // newer one)
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while s.shared.buffers().frozen.is_some() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        s.shared.tables.records.major_compact().unwrap();
+        assert_eq!(s.expire(500).unwrap(), expired);
+        assert_eq!(s.count().unwrap(), u64::from(n) - expired);
+        let r = s.apply(&[StoreOp::Get(key(0))], 0).unwrap();
+        assert_eq!((r[0].r_count, r[0].r_updated), (2, 2000));
     }
 
     /// A record read from the tables (and kept by the row cache), then

@@ -256,7 +256,10 @@ pub trait Store: Send + Sync {
         false
     }
 
-    /// Deletes records not updated since `cutoff`; returns how many.
+    /// Expires the records not updated since `cutoff`: from this call on
+    /// they are absent. Returns how many were deleted. The file store
+    /// deletes lazily, as its tables are compacted: it returns how many
+    /// it dropped since the last call.
     fn expire(&self, cutoff: i64) -> Result<u64, StoreError>;
 
     /// Makes everything durable (on shutdown).
