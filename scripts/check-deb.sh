@@ -139,6 +139,8 @@ if dpkg-query -W -f='${Status}' pyzor 2>/dev/null | grep -q "install ok installe
 fi
 [ "$(dpkg -S /usr/bin/pyzor | cut -d: -f1)" = pyzor-rs ] || fail "/usr/bin/pyzor is not pyzor-rs'"
 ok "dpkg -i over Debian's pyzor package: it was removed, /usr/bin/pyzor is pyzor-rs'"
+dpkg --verify pyzor-rs || fail "dpkg --verify pyzor-rs: installed files differ from the package's md5sums"
+ok "dpkg --verify pyzor-rs"
 dpkg -L pyzor-rs | sort >"$work/files"
 getent passwd pyzord >/dev/null || fail "no pyzord user"
 IFS=: read -r _ _ uid gid _ home shell < <(getent passwd pyzord)
