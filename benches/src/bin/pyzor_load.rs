@@ -450,6 +450,15 @@ fn echo(listen: SocketAddr, workers: usize, duration: f64) -> Result<(), String>
 }
 
 fn main() -> std::process::ExitCode {
+    // Output piped into `head` that closes early ends the tool quietly, as
+    // for any command-line tool, instead of a panic in println! (Rust
+    // ignores SIGPIPE by default; the load goes over UDP, which raises
+    // none).
+    // SAFETY: setting a signal's disposition to the default before any
+    // thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let args = Args::parse();
     match run(args) {
         Ok(()) => std::process::ExitCode::SUCCESS,
