@@ -342,8 +342,12 @@ impl Guard {
             tokens: burst,
             at: now,
         });
+        // Workers stamp their batches before they take the lock, so a
+        // bucket can see an earlier time after a later one: the clock of a
+        // bucket only goes forward, or each step back would be credited
+        // again by the next refill.
         b.tokens = (b.tokens + (now - b.at).max(0.0) * rate).min(burst);
-        b.at = now;
+        b.at = b.at.max(now);
         if b.tokens >= n {
             b.tokens -= n;
             true
@@ -525,6 +529,30 @@ mod tests {
                 Verdict::Apply(vec![D])
             );
         }
+    }
+
+    /// Two workers' batches reach the bucket out of time order: the time
+    /// between them is credited once, not again for each step back.
+    #[test]
+    fn out_of_order_times_refill_once() {
+        let (g, _) = guard(GuardConfig {
+            rate: 2.0,
+            burst: 4.0,
+            ..GuardConfig::default()
+        });
+        let a = peer("192.0.2.1:1");
+        let report = |n: usize, now: f64| {
+            matches!(
+                g.check(Update::Report, &vec![D; n], a, "anonymous", None, now),
+                Verdict::Apply(_)
+            )
+        };
+        assert!(report(4, 10.0));
+        // stamped earlier, arriving later: nothing to refill
+        assert!(!report(1, 9.0));
+        // half a second after 10.0: one token, not the three since 9.0
+        assert!(report(1, 10.5));
+        assert!(!report(1, 10.5));
     }
 
     #[test]
