@@ -166,9 +166,14 @@ ok "/var/lib/pyzord pyzord:pyzord 0700, config -> /etc/pyzor/config (conffile), 
 
 # --- 4. the service as systemd would run it, checked by the interop check
 unit=/usr/lib/systemd/system/pyzord.service
+serve_and_probe() { # serve_and_probe NAME < PROBE: the unit's ExecStart, probed by PROBE
+  cat >"$work/$1.sh"
+  chmod 755 "$work/$1.sh"
+  python3 scripts/lib/as_service.py "$unit" -- "$work/$1.sh"
+}
 install -m 0640 -o root -g pyzord "$shared/peers/fixtures/pyzord.passwd" /etc/pyzor/pyzord.passwd
 install -m 0640 -o root -g pyzord "$shared/peers/fixtures/pyzord.access" /etc/pyzor/pyzord.access
-cat >"$work/probe.sh" <<EOF
+serve_and_probe service <<EOF || fail "pyzord.service as systemd runs it"
 #!/usr/bin/env bash
 set -euo pipefail
 # the config was found: its Metrics setting serves the endpoint
@@ -180,8 +185,6 @@ echo "probe: metrics on 127.0.0.1:9124 (the config's Metrics setting)"
 echo "probe: /var/lib/pyzord/pyzord.store pyzord 0700"
 PEERS_VENV="$venv" "$interop" 127.0.0.1 24441
 EOF
-chmod 755 "$work/probe.sh"
-python3 scripts/lib/as_service.py "$unit" -- "$work/probe.sh" || fail "pyzord.service as systemd runs it"
 ok "pyzord.service: READY=1, config found, interop check passed, SIGTERM honoured"
 
 # --- 5. the migration steps with the packaged service
@@ -189,7 +192,7 @@ ok "pyzord.service: READY=1, config found, interop check passed, SIGTERM honoure
 chown -R pyzord:pyzord /var/lib/pyzor
 cp /etc/pyzor/config "$work/config.orig"
 sed -i 's|^Engine = file$|Engine = gdbm|; s|^DigestDB = .*|DigestDB = /var/lib/pyzor/pyzord.db|' /etc/pyzor/config
-cat >"$work/inplace.sh" <<EOF
+serve_and_probe inplace <<EOF || fail "serving pyzord.db in place"
 #!/usr/bin/env bash
 set -euo pipefail
 n=\$("$work/count.sh" 24441)
@@ -199,8 +202,6 @@ n=\$("$work/count.sh" 24441)
 [ "\$n" = 4 ] || { echo "in place: count \$n after a report, not 4"; exit 1; }
 echo "probe: the 1.1.2 gdbm database served in place: 3 reports, then 4"
 EOF
-chmod 755 "$work/inplace.sh"
-python3 scripts/lib/as_service.py "$unit" -- "$work/inplace.sh" || fail "serving pyzord.db in place"
 ok "pyzor 1.1.2's pyzord.db served in place by the packaged service"
 # (b) migrate it into the file store, then serve the file store
 cp "$work/config.orig" /etc/pyzor/config
@@ -208,15 +209,13 @@ setpriv --reuid=pyzord --regid=pyzord --clear-groups -- \
   /usr/bin/pyzord --homedir /var/lib/pyzord migrate --from gdbm:/var/lib/pyzor/pyzord.db --to file --verify \
   >"$work/migrate.log" 2>&1 || { cat "$work/migrate.log"; fail "pyzord migrate"; }
 grep -q "1 records copied" "$work/migrate.log" || { cat "$work/migrate.log"; fail "migrate did not copy 1 record"; }
-cat >"$work/migrated.sh" <<EOF
+serve_and_probe migrated <<EOF || fail "serving the migrated store"
 #!/usr/bin/env bash
 set -euo pipefail
 n=\$("$work/count.sh" 24441)
 [ "\$n" = 4 ] || { echo "migrated: count \$n, not 4"; exit 1; }
 echo "probe: the migrated file store answers 4"
 EOF
-chmod 755 "$work/migrated.sh"
-python3 scripts/lib/as_service.py "$unit" -- "$work/migrated.sh" || fail "serving the migrated store"
 ok "pyzord migrate --from gdbm:/var/lib/pyzor/pyzord.db --to file --verify, then served: 4 reports"
 
 # --- 6. purge
