@@ -83,7 +83,7 @@ else
   fail "lintian reports errors"
 fi
 
-# A message and a pyzor client homedir asking 127.0.0.1:$1.
+# The message the clients report and check.
 cat >"$work/msg" <<'EOF'
 From: someone@example.com
 To: you@example.org
@@ -93,39 +93,37 @@ Message-ID: <package-check@example.com>
 Buy cheap watches today, the best price on the internet, guaranteed.
 Visit our shop before the offer ends; every watch ships the same day.
 EOF
-client() { # client PORT ARGS...: the Python pyzor 1.1.2 against 127.0.0.1:PORT
-  local port=$1; shift
-  mkdir -p "$work/client"
-  echo "127.0.0.1:$port" >"$work/client/servers"
-  "$venv/bin/pyzor" --homedir "$work/client" "$@" <"$work/msg"
-}
-count() { # count PORT: the message's report count (pyzor check's 4th field)
-  client "$1" check | awk '{print $4}' || true
-}
+# client.sh PORT ARGS...: the Python pyzor 1.1.2 on the message, against
+# 127.0.0.1:PORT; count.sh PORT: the message's report count (the 4th
+# field of `pyzor check`). Scripts, so that the probes as_service.py runs
+# use them too.
+mkdir -p "$work/client"
+cat >"$work/client.sh" <<EOF
+#!/usr/bin/env bash
+port=\$1; shift
+echo "127.0.0.1:\$port" >"$work/client/servers"
+"$venv/bin/pyzor" --homedir "$work/client" "\$@" <"$work/msg"
+EOF
+cat >"$work/count.sh" <<EOF
+#!/usr/bin/env bash
+"$work/client.sh" "\$1" check | awk '{print \$4}'
+EOF
+chmod 755 "$work/client.sh" "$work/count.sh"
 wait_udp() { # wait_udp PORT: until pyzord answers a ping
   for _ in $(seq 100); do
-    client "$1" ping >/dev/null 2>&1 && return 0
+    "$work/client.sh" "$1" ping >/dev/null 2>&1 && return 0
     sleep 0.1
   done
   return 1
 }
-
-# the probes run by as_service.py count with this
-mkdir -p "$work/client"
-cat >"$work/count.sh" <<EOF
-#!/usr/bin/env bash
-echo "127.0.0.1:\$1" >"$work/client/servers"
-"$venv/bin/pyzor" --homedir "$work/client" check <"$work/msg" | awk '{print \$4}'
-EOF
-chmod 755 "$work/count.sh"
 
 # --- 2. a pyzor 1.1.2 homedir with its gdbm database
 mkdir -p /var/lib/pyzor
 "$venv/bin/pyzord" --homedir /var/lib/pyzor -a 127.0.0.1 -p 24479 >"$work/ref.log" 2>&1 &
 refpid=$!
 wait_udp 24479 || { cat "$work/ref.log"; fail "the reference pyzord did not start"; }
-for _ in 1 2 3; do client 24479 report >/dev/null; done
-[ "$(count 24479)" = 3 ] || fail "the reference pyzord did not count 3 reports"
+for _ in 1 2 3; do "$work/client.sh" 24479 report >/dev/null; done
+[ "$("$work/count.sh" 24479)" = 3 ] || fail "the reference pyzord did not count 3 reports"
 kill -TERM "$refpid"; wait "$refpid" || true; refpid=""
 [ -s /var/lib/pyzor/pyzord.db ] || fail "the reference pyzord wrote no pyzord.db"
 ok "pyzor 1.1.2 homedir /var/lib/pyzor: pyzord.db with the message reported 3 times"
@@ -197,7 +195,7 @@ serve_and_probe inplace <<EOF || fail "serving pyzord.db in place"
 set -euo pipefail
 n=\$("$work/count.sh" 24441)
 [ "\$n" = 3 ] || { echo "in place: count \$n, not 3"; exit 1; }
-"$venv/bin/pyzor" --homedir "$work/client" report <"$work/msg" >/dev/null
+"$work/client.sh" 24441 report >/dev/null
 n=\$("$work/count.sh" 24441)
 [ "\$n" = 4 ] || { echo "in place: count \$n after a report, not 4"; exit 1; }
 echo "probe: the 1.1.2 gdbm database served in place: 3 reports, then 4"
