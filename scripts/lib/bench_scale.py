@@ -89,7 +89,7 @@ def wait_ingested(store, settle):
     time.sleep(settle)
 
 
-def expiry(home, n, split, rate, seconds):
+def expiry(home, split, rate, seconds):
     """The p99 of checks at `rate` right after start, without expiry and
     while the first tenth of the store (reported before `split`) expires."""
     rows = []
@@ -345,7 +345,7 @@ def main():
                        f"{restart:.2f} s"])
         cpu_rows.append([f"{n:,}", *cpu_cells])
         if largest and (fil, "fresh-checks") in best:
-            expiry_rows = expiry(home, n, split, 0.5 * best[(fil, "fresh-checks")], args.seconds)
+            expiry_rows = expiry(home, split, 0.5 * best[(fil, "fresh-checks")], args.seconds)
         shutil.rmtree(home, ignore_errors=True)
 
     mem_rows = []

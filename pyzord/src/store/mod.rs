@@ -282,8 +282,8 @@ pub trait Store: Send + Sync {
 pub struct StoreGauges {
     /// Digests stored. The file store's figure is approximate: the records
     /// in its tables plus those in its write buffers, so a digest updated
-    /// since its buffer was last ingested counts twice until the tables
-    /// are compacted.
+    /// since its buffer was last ingested counts twice, and an expired
+    /// record counts, until a compaction rewrites its table.
     pub records: Option<u64>,
     /// Bytes the store takes: on disk for the file and gdbm stores, in
     /// memory for the memory store.
