@@ -576,9 +576,15 @@ impl MariaDb {
             return missing("mariadb-server (Debian package mariadb-server)");
         };
         let dir = tempfile::tempdir().expect("tempdir");
+        // A private tmpdir: a starting server deletes every `#sql*` file in
+        // its tmpdir, which in a shared /tmp are another instance's
+        // temporary tables (tests start several servers at once).
+        let tmp = dir.path().join("tmp");
+        std::fs::create_dir(&tmp).expect("tmpdir");
         let out = Command::new(install)
             .arg("--no-defaults")
             .arg(format!("--datadir={}", dir.path().join("data").display()))
+            .arg(format!("--tmpdir={}", tmp.display()))
             .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
             .args(MariaDb::as_user())
             .output()
@@ -624,6 +630,7 @@ impl MariaDb {
                 .arg("--no-defaults")
                 .arg(format!("--datadir={}", d.join("data").display()))
                 .arg(format!("--socket={}", d.join("sock").display()))
+                .arg(format!("--tmpdir={}", d.join("tmp").display()))
                 .arg(format!("--port={}", self.port))
                 .arg("--bind-address=127.0.0.1")
                 .arg(format!("--log-error={}", d.join("error.log").display()))
