@@ -146,6 +146,13 @@ type Entry = Option<[u8; 24]>;
 /// Records written since the last ingestion.
 type Buffer = HashMap<Digest, Entry, DigestHash>;
 
+/// An empty buffer with room for `records`: it never grows (and rehashes)
+/// while the committer holds the buffers' lock. The room is address
+/// space until records are written into it.
+fn new_buffer(records: usize) -> Buffer {
+    Buffer::with_capacity_and_hasher(records, DigestHash)
+}
+
 /// A failure of the database (disk full, I/O error, read-only): the store
 /// is there, and reads may still work where writes fail.
 fn db_err(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
@@ -643,7 +650,10 @@ impl FileStore {
         }
         let next = logs.last().map_or(1, |(seq, _)| seq + 1);
         let wal = Wal::create(path, next).map_err(io)?;
-        let mut buffers = Buffers::default();
+        let mut buffers = Buffers {
+            active: new_buffer(options.buffer_records.max(1)),
+            frozen: None,
+        };
         let logs: Vec<PathBuf> = logs.into_iter().map(|(_, p)| p).collect();
         let frozen = if recovered.is_empty() {
             for log in &logs {
@@ -922,6 +932,11 @@ struct Writer<'a> {
     synced: Instant,
     unsynced: bool,
     to_ingest: &'a Sender<Arc<Frozen>>,
+    /// The log and the empty buffer that take over at the next freeze,
+    /// made when the active buffer is about to fill, outside the buffers'
+    /// lock: a freeze under that lock is then a swap, and reads are not
+    /// held up by a log's creation (two syncs) or a buffer's growth.
+    next: Option<(Wal, Buffer)>,
 }
 
 impl Writer<'_> {
@@ -1001,6 +1016,7 @@ impl Writer<'_> {
         if !synced {
             self.unsynced = true;
         }
+        self.prepare_next(changed.len());
         let mut b = self
             .shared
             .buffers
@@ -1013,6 +1029,19 @@ impl Writer<'_> {
         Ok(())
     }
 
+    /// Makes the next log and buffer ahead of a freeze, once `incoming`
+    /// records would fill the active buffer. A failure here is left to
+    /// the freeze, which then makes them itself and reports it.
+    fn prepare_next(&mut self, incoming: usize) {
+        let limit = self.shared.options.buffer_records.max(1);
+        if self.next.is_some() || self.shared.buffers().active.len() + incoming < limit {
+            return;
+        }
+        if let Ok(wal) = Wal::create(&self.shared.dir, self.wal.seq + 1) {
+            self.next = Some((wal, new_buffer(limit)));
+        }
+    }
+
     /// Freezes the active buffer: a new log takes the writes from now on,
     /// and the ingester writes the frozen buffer into the tables.
     fn freeze(&mut self, b: &mut Buffers) -> Result<(), StoreError> {
@@ -1021,10 +1050,16 @@ impl Writer<'_> {
             self.unsynced = false;
             self.synced = Instant::now();
         }
-        let wal = Wal::create(&self.shared.dir, self.wal.seq + 1).map_err(db_err)?;
+        let (wal, active) = match self.next.take() {
+            Some(next) => next,
+            None => (
+                Wal::create(&self.shared.dir, self.wal.seq + 1).map_err(db_err)?,
+                new_buffer(self.shared.options.buffer_records.max(1)),
+            ),
+        };
         let old = std::mem::replace(&mut self.wal, wal);
         let frozen = Arc::new(Frozen {
-            records: std::mem::take(&mut b.active),
+            records: std::mem::replace(&mut b.active, active),
             logs: vec![old.path],
         });
         b.frozen = Some(Arc::clone(&frozen));
@@ -1100,6 +1135,7 @@ fn committer(shared: &Shared, wal: Wal, rx: &Receiver<Job>, to_ingest: &Sender<A
         synced: Instant::now(),
         unsynced: false,
         to_ingest,
+        next: None,
     };
     // when the last group's write began
     let mut last_sync = Instant::now();
