@@ -161,13 +161,17 @@ pub fn py_float(s: &str) -> Option<f64> {
         return None;
     }
     let body = t.strip_prefix(['+', '-']).unwrap_or(t);
-    let lower = body.to_ascii_lowercase();
-    if matches!(lower.as_str(), "inf" | "infinity" | "nan") {
+    if ["inf", "infinity", "nan"]
+        .iter()
+        .any(|w| body.eq_ignore_ascii_case(w))
+    {
         return t.parse::<f64>().ok();
     }
-    // Underscores are only allowed between two digits.
+    // Underscores are only allowed between two digits. Nothing is
+    // allocated unless there are some (a server parses one float per
+    // request: the protocol version).
     let bytes = t.as_bytes();
-    let mut cleaned = String::with_capacity(t.len());
+    let mut underscores = false;
     for (i, &b) in bytes.iter().enumerate() {
         match b {
             b'_' => {
@@ -176,12 +180,17 @@ pub fn py_float(s: &str) -> Option<f64> {
                 if !(before && after) {
                     return None;
                 }
+                underscores = true;
             }
-            b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-' => cleaned.push(b as char),
+            b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-' => {}
             _ => return None,
         }
     }
-    cleaned.parse::<f64>().ok()
+    if underscores {
+        t.replace('_', "").parse::<f64>().ok()
+    } else {
+        t.parse::<f64>().ok()
+    }
 }
 
 #[cfg(test)]
