@@ -3,6 +3,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use pyzor_core::files::settings::Style;
 use pyzor_core::pycompat::py_repr_str;
 use pyzor_core::{Code, Digest, Op, Response, ServerAddr};
 
@@ -56,11 +57,14 @@ fn tuple(code: Code, diag: &str) -> String {
 }
 
 fn read_digests(ctx: &mut Context<'_>) -> Result<Vec<String>, String> {
-    let data = ctx
-        .stdin
-        .read_all()
-        .map_err(|e| format!("reading stdin: {e}"))?;
-    Ok(input::digests(ctx.settings.style, &data))
+    let read = if ctx.settings.style == Style::Mbox {
+        ctx.stdin.read_mbox_digests()
+    } else {
+        ctx.stdin
+            .read_all()
+            .map(|data| input::digests(ctx.settings.style, &data))
+    };
+    read.map_err(|e| format!("reading stdin: {e}"))
 }
 
 /// The line prefix of a server: `host:port\t`.

@@ -1,5 +1,7 @@
 //! The message-reading styles: `msg`, `mbox`, `digests`.
 
+use std::io::Read;
+
 use pyzor_core::files::settings::Style;
 
 /// Splits an mbox the way Python's `mailbox.mbox` does: every line starting
@@ -35,6 +37,53 @@ pub fn split_mbox(data: &[u8]) -> Vec<&[u8]> {
             &data[body_start.min(stop.max(body_start))..stop.max(body_start)]
         })
         .collect()
+}
+
+/// The bytes an mbox is read by, at a time: the buffer that holds one such
+/// read plus the message under way stays in the CPU's cache, where reading
+/// a large mbox whole spent as long in page faults and copies into a cold
+/// buffer as in digesting it.
+const MBOX_CHUNK: usize = 256 << 10;
+
+/// The digests of the mbox read from `r`, message by message: the same as
+/// [`split_mbox`] over the whole input then digested, with a buffer of one
+/// read plus the message being read rather than the whole input.
+pub fn mbox_digests(r: &mut dyn Read) -> std::io::Result<Vec<String>> {
+    mbox_digests_by(r, MBOX_CHUNK)
+}
+
+fn mbox_digests_by(r: &mut dyn Read, chunk: usize) -> std::io::Result<Vec<String>> {
+    let mut digester = pyzor_digest::Digester::new();
+    let mut out = Vec::new();
+    let mut buf: Vec<u8> = Vec::new();
+    loop {
+        // the bytes already searched for a `From ` line (none is in them)
+        let searched = buf.len();
+        if r.take(chunk as u64).read_to_end(&mut buf)? == 0 {
+            break;
+        }
+        // Everything before the last `From ` line start is whole messages
+        // (and, at first, the text before the first one). Each piece split
+        // begins at a `From ` line, which is where split_mbox begins a
+        // message and ends the one before, so the pieces split as the whole
+        // input would.
+        let from = searched.saturating_sub(b"\nFrom ".len() - 1);
+        if let Some(i) = memchr::memmem::rfind(&buf[from..], b"\nFrom ") {
+            let cut = from + i + 1;
+            out.extend(
+                split_mbox(&buf[..cut])
+                    .into_iter()
+                    .map(|m| digester.digest(m).to_string()),
+            );
+            buf.drain(..cut);
+        }
+    }
+    out.extend(
+        split_mbox(&buf)
+            .into_iter()
+            .map(|m| digester.digest(m).to_string()),
+    );
+    Ok(out)
 }
 
 /// The digests of the input in a style, as hex strings: computed for `msg`
@@ -129,6 +178,27 @@ mod tests {
         )) {
             let data: Vec<u8> = pieces.concat();
             prop_assert_eq!(split_mbox(&data), split_mbox_by_lines(&data));
+        }
+    }
+
+    proptest! {
+        /// Read in chunks of any size, an mbox gives the digests of the
+        /// whole input split at once.
+        #[test]
+        fn mbox_read_in_chunks_digests_alike(
+            pieces in proptest::collection::vec(
+                prop_oneof![
+                    Just(&b"From "[..]), Just(&b"\n"[..]), Just(&b"x"[..]),
+                    Just(&b">From "[..]), Just(&b"\r\n"[..]), Just(&b"From x\n"[..]),
+                    Just(&b"Subject: s\n\nbody\n"[..]),
+                ],
+                0..60,
+            ),
+            chunk in 1usize..24,
+        ) {
+            let data: Vec<u8> = pieces.concat();
+            let streamed = mbox_digests_by(&mut &data[..], chunk).unwrap();
+            prop_assert_eq!(streamed, digests(Style::Mbox, &data));
         }
     }
 

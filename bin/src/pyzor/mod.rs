@@ -48,6 +48,15 @@ impl Stdin<'_> {
         }
         Ok(buf)
     }
+
+    /// The digests of the mbox that is left, read a chunk at a time
+    /// ([`input::mbox_digests`]).
+    pub fn read_mbox_digests(&mut self) -> std::io::Result<Vec<String>> {
+        match self.reader.take() {
+            Some(r) => input::mbox_digests(r),
+            None => Ok(Vec::new()),
+        }
+    }
 }
 
 /// Everything a command needs.
