@@ -1,6 +1,9 @@
 //! The embedded engines the file store could sit on, side by side on the
 //! file store's own access pattern, in process (no UDP): redb (a B-tree,
-//! the earlier file store), fjall (an LSM, today's) and LMDB through heed.
+//! the earlier file store), fjall (an LSM, today's) and LMDB through heed;
+//! and `file`, pyzord's file store itself (its log, write buffers and row
+//! cache in front of fjall), which shows what growth costs a request
+//! without the UDP path and the load tool sharing the CPU.
 //!
 //! ```sh
 //! cargo run --release -p pyzor-benches --bin store-engines -- fjall 10000000
@@ -8,7 +11,8 @@
 //!
 //! The store is prefilled with N random 20-byte keys (100 000 of them the
 //! pool) in large non-durable batches, then four workloads run for S
-//! seconds each, one thread, groups of 128 requests with a durable commit
+//! seconds each (each from a settled store: no flush or compaction
+//! running), one thread, groups of 128 requests with a durable commit
 //! per group (as the committer does): fresh reports (read, then write a
 //! new key), fresh checks (reads that miss), the pool mix (80 % reads /
 //! 20 % writes over the pool) and the real mix (90 % reads / 10 % writes,
@@ -27,7 +31,7 @@ type Val = [u8; 24];
 #[derive(Debug, Parser)]
 #[command(name = "store-engines")]
 struct Args {
-    /// redb, fjall or lmdb.
+    /// redb, fjall, lmdb or file.
     engine: String,
     /// Keys stored before the measured runs.
     records: u64,
@@ -129,6 +133,46 @@ impl Engine for Lmdb {
     }
 }
 
+/// pyzord's file store: reads through `apply` (the workers' path), and a
+/// group written as one durable commit (a group of reports, as the
+/// committer writes them); the prefill goes through `put_all`.
+struct File {
+    store: pyzord::store::file::FileStore,
+}
+
+impl Engine for File {
+    fn get(&self, k: &Key) -> Option<Val> {
+        use pyzord::store::{Store, StoreOp};
+        let r = self
+            .store
+            .apply(&[StoreOp::Get(pyzor_core::Digest(*k))], 1_765_000_000)
+            .expect("file store get");
+        (r[0].r_count > 0).then(|| r[0].pack())
+    }
+    fn commit(&self, kv: &[(Key, Val)], durable: bool) {
+        use pyzord::store::{Bulk, Store, StoreOp, Update};
+        if kv.is_empty() {
+            return;
+        }
+        if durable {
+            let digests = kv.iter().map(|(k, _)| pyzor_core::Digest(*k)).collect();
+            self.store
+                .apply(&[StoreOp::Update(Update::Report, digests)], 1_765_000_000)
+                .expect("file store report");
+        } else {
+            let records: Vec<_> = kv
+                .iter()
+                .map(|(k, v)| (pyzor_core::Digest(*k), pyzord::store::Record::unpack(v)))
+                .collect();
+            self.store.put_all(&records).expect("file store put");
+        }
+    }
+    fn settle(&self) {
+        // the logs' records into the tables, then fjall's compactions
+        self.store.wait_idle(Duration::from_secs(300));
+    }
+}
+
 fn open(engine: &str, dir: &Path) -> Result<Box<dyn Engine>, String> {
     Ok(match engine {
         "fjall" => {
@@ -158,7 +202,15 @@ fn open(engine: &str, dir: &Path) -> Result<Box<dyn Engine>, String> {
             t.commit().map_err(|e| e.to_string())?;
             Box::new(Lmdb { env, db })
         }
-        other => return Err(format!("unknown engine {other:?}: redb, fjall or lmdb")),
+        "file" => Box::new(File {
+            store: pyzord::store::file::FileStore::open(&dir.join("pyzord.store"))
+                .map_err(|e| e.to_string())?,
+        }),
+        other => {
+            return Err(format!(
+                "unknown engine {other:?}: redb, fjall, lmdb or file"
+            ));
+        }
     })
 }
 
@@ -234,6 +286,9 @@ fn run(args: &Args, dir: &Path) -> Result<(), String> {
     );
     let group = 128;
     let run = |name: &str, f: &mut dyn FnMut() -> u64| {
+        // each workload from a settled store, not paying for the
+        // compactions the one before it set off
+        e.settle();
         let t = Instant::now();
         let mut ops = 0;
         while t.elapsed() < Duration::from_secs_f64(args.seconds) {

@@ -244,7 +244,7 @@ impl fjall::compaction::filter::CompactionFilter for ExpiryFilter {
 struct Tables {
     /// Held for as long as the keyspace is used: it owns fjall's journal
     /// and background workers.
-    _db: Database,
+    db: Database,
     records: Keyspace,
 }
 
@@ -267,7 +267,7 @@ impl Tables {
                 KeyspaceCreateOptions::default().expect_point_read_hits(false)
             })
             .map_err(fail)?;
-        Ok(Tables { _db: db, records })
+        Ok(Tables { db, records })
     }
 
     fn get(&self, d: &Digest) -> Result<Option<Record>, StoreError> {
@@ -776,6 +776,26 @@ impl FileStore {
     /// their length: fjall's journal is a 64 MiB file that is mostly holes.
     pub fn disk_space(&self) -> Result<u64, StoreError> {
         allocated_bytes(&self.shared.dir, 8).map_err(db_err)
+    }
+
+    /// Waits, at most `timeout`, until the background work that earlier
+    /// writes set off is done: no frozen buffer waits for the tables and
+    /// fjall runs no compaction. (The active buffer stays in memory, as it
+    /// does while serving.) For benchmarks that measure from a settled
+    /// store. Returns whether it settled.
+    pub fn wait_idle(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let idle = self.shared.buffers().frozen.is_none()
+                && self.shared.tables.db.active_compactions() == 0;
+            if idle {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 }
 
@@ -1479,10 +1499,8 @@ mod tests {
                 s.put_all(chunk).unwrap();
             }
             // two buffers were frozen; both reach the tables
-            let deadline = Instant::now() + Duration::from_secs(20);
-            while s.shared.buffers().frozen.is_some() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(10));
-            }
+            assert!(s.wait_idle(Duration::from_secs(20)));
+            assert!(s.shared.buffers().frozen.is_none());
             assert_eq!(s.shared.tables.records.len().unwrap(), 10_000);
             // an update of a record in the tables
             s.apply(&[StoreOp::Update(Update::Report, vec![key(0)])], 2000)
