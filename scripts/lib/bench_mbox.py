@@ -35,8 +35,8 @@ def build_mbox(path, messages, copies):
 
 
 def run_timed(argv, stdin_path, stdout):
-    """Runs argv with stdin from a file; returns (wall s, CPU s, stdout
-    lines or None)."""
+    """Runs argv with stdin from a file and stdout to `stdout`; returns
+    (wall s, CPU s)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     with open(stdin_path, "rb") as f:
