@@ -130,6 +130,13 @@ pub struct FileOptions {
     pub buffer_records: usize,
 }
 
+impl FileOptions {
+    /// Records at which the active buffer is frozen (at least one).
+    fn buffer_limit(&self) -> usize {
+        self.buffer_records.max(1)
+    }
+}
+
 impl Default for FileOptions {
     fn default() -> Self {
         FileOptions {
@@ -651,7 +658,7 @@ impl FileStore {
         let next = logs.last().map_or(1, |(seq, _)| seq + 1);
         let wal = Wal::create(path, next).map_err(io)?;
         let mut buffers = Buffers {
-            active: new_buffer(options.buffer_records.max(1)),
+            active: new_buffer(options.buffer_limit()),
             frozen: None,
         };
         let logs: Vec<PathBuf> = logs.into_iter().map(|(_, p)| p).collect();
@@ -1043,7 +1050,7 @@ impl Writer<'_> {
             .write()
             .unwrap_or_else(|e| e.into_inner());
         b.active.extend(changed);
-        if b.active.len() >= self.shared.options.buffer_records.max(1) && b.frozen.is_none() {
+        if b.active.len() >= self.shared.options.buffer_limit() && b.frozen.is_none() {
             self.freeze(&mut b)?;
         }
         Ok(())
@@ -1053,13 +1060,20 @@ impl Writer<'_> {
     /// records would fill the active buffer. A failure here is left to
     /// the freeze, which then makes them itself and reports it.
     fn prepare_next(&mut self, incoming: usize) {
-        let limit = self.shared.options.buffer_records.max(1);
-        if self.next.is_some() || self.shared.buffers().active.len() + incoming < limit {
+        if self.next.is_some()
+            || self.shared.buffers().active.len() + incoming < self.shared.options.buffer_limit()
+        {
             return;
         }
-        if let Ok(wal) = Wal::create(&self.shared.dir, self.wal.seq + 1) {
-            self.next = Some((wal, new_buffer(limit)));
+        if let Ok(next) = self.make_next() {
+            self.next = Some(next);
         }
+    }
+
+    /// The log that follows the current one, and an empty buffer.
+    fn make_next(&self) -> std::io::Result<(Wal, Buffer)> {
+        let wal = Wal::create(&self.shared.dir, self.wal.seq + 1)?;
+        Ok((wal, new_buffer(self.shared.options.buffer_limit())))
     }
 
     /// Freezes the active buffer: a new log takes the writes from now on,
@@ -1072,10 +1086,7 @@ impl Writer<'_> {
         }
         let (wal, active) = match self.next.take() {
             Some(next) => next,
-            None => (
-                Wal::create(&self.shared.dir, self.wal.seq + 1).map_err(db_err)?,
-                new_buffer(self.shared.options.buffer_records.max(1)),
-            ),
+            None => self.make_next().map_err(db_err)?,
         };
         let old = std::mem::replace(&mut self.wal, wal);
         let frozen = Arc::new(Frozen {
@@ -1098,7 +1109,7 @@ impl Writer<'_> {
                     .buffers
                     .write()
                     .unwrap_or_else(|e| e.into_inner());
-                if b.active.len() < self.shared.options.buffer_records.max(1) {
+                if b.active.len() < self.shared.options.buffer_limit() {
                     return Ok(());
                 }
                 if b.frozen.is_none() {
@@ -1546,10 +1557,7 @@ mod tests {
         // once the replayed logs are in the tables, a compaction drops every
         // expired record (key(0)'s older version is merged away under its
         // newer one)
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while s.shared.buffers().frozen.is_some() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        assert!(s.wait_idle(Duration::from_secs(20)));
         s.shared.tables.records.major_compact().unwrap();
         assert_eq!(s.expire(500).unwrap(), expired);
         assert_eq!(s.count().unwrap(), u64::from(n) - expired);
