@@ -24,9 +24,12 @@
 //!   in the tables (`file/filter.rs`). A lookup that misses the buffers is
 //!   answered there, in one cache line, unless the digest may be in the
 //!   tables; fjall's per-table filters, found level by level, cost a
-//!   miss three times as much at 10^7 records. It is built by a scan of
-//!   the tables when the store opens (until then lookups go to fjall)
-//!   and rebuilt twice as large when its keys outgrow it.
+//!   miss three times as much at 10^7 records. A clean close saves it
+//!   (`keys.filter`), and the next opening loads it and deletes the file
+//!   (a store that then crashes has none, so a filter that misses keys
+//!   written since is never loaded); otherwise it is built by a scan of
+//!   the tables as the store opens (until then lookups go to fjall). It
+//!   is rebuilt twice as large when its keys outgrow it.
 //!
 //! A restart replays at most two logs (2 × [`BUFFER`] records). Memory is
 //! bounded by the two buffers plus [`FileOptions::cache_bytes`] (fjall's
@@ -102,6 +105,9 @@ pub const ROW_CACHE: usize = 1 << 19;
 
 /// Shards of the row cache.
 const ROW_SHARDS: usize = 64;
+
+/// The saved key filter, in the store directory.
+const FILTER_FILE: &str = "keys.filter";
 
 /// The first bytes of a log file.
 const WAL_MAGIC: &[u8; 8] = b"PYZWAL01";
@@ -596,6 +602,22 @@ fn replay(path: &Path, buffer: &mut Buffer) -> std::io::Result<u64> {
     Ok(n)
 }
 
+/// The key filter a clean close saved in `dir`, if it is there whole and
+/// fits the options; the file is deleted either way, before anything is
+/// written: the filter is only right for the tables as they were when it
+/// was saved.
+fn take_saved_filter(dir: &Path, options: &FileOptions) -> std::io::Result<Option<KeyFilter>> {
+    let path = dir.join(FILTER_FILE);
+    let filter = match KeyFilter::load(&path, options.filter_bytes()) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(_) => None,
+    };
+    std::fs::remove_file(&path)?;
+    sync_dir(dir)?;
+    Ok(filter)
+}
+
 /// The logs in a store directory, oldest first.
 fn wal_files(dir: &Path) -> std::io::Result<Vec<(u64, PathBuf)>> {
     let mut logs = Vec::new();
@@ -699,18 +721,20 @@ impl FileStore {
         }
         let next = logs.last().map_or(1, |(seq, _)| seq + 1);
         let wal = Wal::create(path, next).map_err(io)?;
-        // An empty store starts with an empty filter; otherwise one is
-        // built from the tables in the background.
+        // The filter the last clean close saved, or an empty one for an
+        // empty store; otherwise one is built from the tables in the
+        // background.
         let seed =
             std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), 0u8);
         let stored = tables.records.approximate_len() as u64;
-        let filter = (stored == 0).then(|| {
-            Arc::new(KeyFilter::new(
-                filter::MIN_CAPACITY,
-                options.filter_bytes(),
-                seed,
-            ))
-        });
+        let filter = take_saved_filter(path, &options)
+            .map_err(io)?
+            .or_else(|| {
+                (stored == 0)
+                    .then(|| KeyFilter::new(filter::MIN_CAPACITY, options.filter_bytes(), seed))
+            })
+            .map(Arc::new);
+        let build = filter.is_none();
         let mut buffers = Buffers {
             active: new_buffer(options.buffer_limit()),
             frozen: None,
@@ -742,7 +766,7 @@ impl FileStore {
             queued: AtomicU64::new(0),
             expiry,
             seed,
-            build_asked: AtomicBool::new(stored > 0),
+            build_asked: AtomicBool::new(build),
         });
         let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
             std::thread::Builder::new()
@@ -751,7 +775,7 @@ impl FileStore {
                 .map_err(|e| StoreError::Other(format!("cannot start the {name} thread: {e}")))
         };
         let (to_build, build_rx) = mpsc::channel::<u64>();
-        if stored > 0 {
+        if build {
             let _ = to_build.send(stored.saturating_mul(2));
         }
         let builder_shared = Arc::clone(&shared);
@@ -1526,18 +1550,35 @@ impl Store for FileStore {
         // Every commit is durable already (or is synced as the committer
         // stops); stop the committer, then the ingester, cleanly.
         self.shared.closing.store(true, Ordering::SeqCst);
-        if let Ok(mut jobs) = self.jobs.lock() {
-            jobs.take();
-        }
+        let was_open = match self.jobs.lock() {
+            Ok(mut jobs) => jobs.take().is_some(),
+            Err(_) => false,
+        };
         let threads = match self.threads.lock() {
             Ok(mut t) => std::mem::take(&mut *t),
             Err(_) => Vec::new(),
         };
+        let mut joined = true;
         for h in threads {
             // (the last reference may go away in a completion, on the
             // committer itself, which then ends by itself)
-            if h.thread().id() != std::thread::current().id() {
+            if h.thread().id() == std::thread::current().id() {
+                joined = false;
+            } else {
                 let _ = h.join();
+            }
+        }
+        // With the ingester stopped, the filter holds every key of the
+        // tables: the next opening loads it instead of scanning them.
+        if was_open && joined {
+            let filter = self.shared.buffers().filter.clone();
+            if let Some(f) = filter
+                && let Err(e) = f.save(&self.shared.dir.join(FILTER_FILE))
+            {
+                tracing::warn!(
+                    "{}: cannot save the key filter (the next start builds it from the tables): {e}",
+                    self.shared.dir.display()
+                );
             }
         }
         Ok(())
@@ -1699,22 +1740,55 @@ mod tests {
             assert!(f.capacity() >= n - 4_000, "{}", f.capacity());
             assert!(f.keys() >= n - 4_000 - n / 100, "{}", f.keys());
         }
-        // reopened: lookups are right before the filter is built (they go
-        // to the tables) and after
-        let s = FileStore::open_with(&path, options).unwrap();
-        for i in (0..n).step_by(97) {
-            assert!(s.shared.lookup(&hashed(i)).unwrap().is_some(), "key {i}");
+        // a clean close saved the filter; the next opening takes it (and
+        // deletes the file), with nothing to build, then saves it again
+        let saved = path.join(FILTER_FILE);
+        assert!(saved.is_file());
+        {
+            let s = FileStore::open_with(&path, options).unwrap();
+            assert!(!saved.exists());
+            assert!(!s.shared.build_asked.load(Ordering::SeqCst));
+            let f = s.shared.buffers().filter.clone().unwrap();
+            assert!(f.keys() >= n - 4_000 - n / 100, "{}", f.keys());
+            assert!((0..n).all(|i| s.shared.lookup(&hashed(i)).unwrap().is_some()));
+            // one more buffer of keys after the load: the saved filter
+            // must hold them too
+            let more: Vec<(Digest, Record)> = (n..n + 5_000).map(|i| (hashed(i), r)).collect();
+            s.put_all(&more).unwrap();
+            assert!(s.wait_idle(Duration::from_secs(60)));
         }
-        assert!(s.wait_idle(Duration::from_secs(60)));
-        let f = s.shared.buffers().filter.clone().unwrap();
-        assert!(f.capacity() >= n, "{}", f.capacity());
-        assert!((0..n).all(|i| s.shared.lookup(&hashed(i)).unwrap().is_some()));
-        let passed = (n..2 * n).filter(|&i| f.may_contain(&hashed(i))).count();
-        assert!(
-            passed < n as usize / 200,
-            "{passed} absent keys passed the filter"
-        );
-        assert!((n..n + 1_000).all(|i| s.shared.lookup(&hashed(i)).unwrap().is_none()));
+        let n = n + 5_000;
+        {
+            let s = FileStore::open_with(&path, options).unwrap();
+            assert!(!s.shared.build_asked.load(Ordering::SeqCst));
+            assert!((0..n).all(|i| s.shared.lookup(&hashed(i)).unwrap().is_some()));
+        }
+        // without a saved filter (a crash, or a torn file) the tables are
+        // scanned: lookups are right before the filter is built (they go
+        // to the tables) and after
+        for torn in [false, true] {
+            if torn {
+                let data = std::fs::read(&saved).unwrap();
+                std::fs::write(&saved, &data[..data.len() / 2]).unwrap();
+            } else {
+                std::fs::remove_file(&saved).unwrap();
+            }
+            let s = FileStore::open_with(&path, options).unwrap();
+            assert!(!saved.exists());
+            for i in (0..n).step_by(97) {
+                assert!(s.shared.lookup(&hashed(i)).unwrap().is_some(), "key {i}");
+            }
+            assert!(s.wait_idle(Duration::from_secs(60)));
+            let f = s.shared.buffers().filter.clone().unwrap();
+            assert!(f.capacity() >= n, "{}", f.capacity());
+            assert!((0..n).all(|i| s.shared.lookup(&hashed(i)).unwrap().is_some()));
+            let passed = (n..2 * n).filter(|&i| f.may_contain(&hashed(i))).count();
+            assert!(
+                passed < n as usize / 200,
+                "{passed} absent keys passed the filter"
+            );
+            assert!((n..n + 1_000).all(|i| s.shared.lookup(&hashed(i)).unwrap().is_none()));
+        }
     }
 
     #[test]

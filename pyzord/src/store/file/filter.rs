@@ -17,6 +17,8 @@
 //! there. Removed and expired keys stay in it until it is rebuilt, which
 //! happens when its keys outgrow it.
 
+use std::io::{Read as _, Write as _};
+use std::path::Path;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use pyzor_core::Digest;
@@ -40,6 +42,12 @@ const SALT: [u32; 8] = [
     0xfd70_46c5,
     0xb55a_4f09,
 ];
+
+/// The first bytes of a saved filter.
+const MAGIC: &[u8; 8] = b"PYZKF001";
+
+/// The saved filter's header: magic, seed, blocks, keys.
+const HEADER: usize = 32;
 
 /// One cache line's half: the eight words a key's bits go in.
 #[repr(align(32))]
@@ -123,6 +131,71 @@ impl KeyFilter {
         })
     }
 
+    /// Writes the filter to `path` (through a temporary file renamed over
+    /// it), with a checksum: a torn or stale-format file is refused by
+    /// [`KeyFilter::load`].
+    pub(super) fn save(&self, path: &Path) -> std::io::Result<()> {
+        let mut data = Vec::with_capacity(HEADER + self.blocks.len() * 32 + 8);
+        data.extend_from_slice(MAGIC);
+        data.extend_from_slice(&self.seed.to_le_bytes());
+        data.extend_from_slice(&(self.blocks.len() as u64).to_le_bytes());
+        data.extend_from_slice(&self.keys().to_le_bytes());
+        for block in &self.blocks {
+            for word in &block.0 {
+                data.extend_from_slice(&word.load(Ordering::Relaxed).to_le_bytes());
+            }
+        }
+        let sum = xxhash_rust::xxh3::xxh3_64(&data);
+        data.extend_from_slice(&sum.to_le_bytes());
+        let tmp = path.with_extension("tmp");
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&data)?;
+        f.sync_data()?;
+        std::fs::rename(&tmp, path)
+    }
+
+    /// Reads a filter [`KeyFilter::save`] wrote. `Ok(None)` if the file is
+    /// not a whole filter (torn, corrupt, another format) or is larger
+    /// than `max_bytes`.
+    pub(super) fn load(path: &Path, max_bytes: u64) -> std::io::Result<Option<KeyFilter>> {
+        let mut file = std::fs::File::open(path)?;
+        let len = file.metadata()?.len();
+        let blocks = len.saturating_sub(HEADER as u64 + 8) / 32;
+        if len != HEADER as u64 + blocks * 32 + 8 || blocks == 0 || blocks * 32 > max_bytes {
+            return Ok(None);
+        }
+        let mut data = Vec::with_capacity(len as usize);
+        file.read_to_end(&mut data)?;
+        let (body, sum) = data.split_at(data.len() - 8);
+        let word = |at: usize| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&body[at..at + 8]);
+            u64::from_le_bytes(b)
+        };
+        if &body[..8] != MAGIC
+            || word(16) != blocks
+            || xxhash_rust::xxh3::xxh3_64(body).to_le_bytes() != sum
+        {
+            return Ok(None);
+        }
+        let blocks: Box<[Block]> = body[HEADER..]
+            .chunks_exact(32)
+            .map(|b| {
+                let mut block = Block::default();
+                for (w, bytes) in block.0.iter_mut().zip(b.chunks_exact(4)) {
+                    *w.get_mut() = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+                }
+                block
+            })
+            .collect();
+        Ok(Some(KeyFilter {
+            capacity: blocks.len() as u64 * 256 / BITS_PER_KEY,
+            blocks,
+            seed: word(8),
+            keys: AtomicU64::new(word(24)),
+        }))
+    }
+
     /// Whether it holds more keys than it was made for.
     pub(super) fn is_full(&self) -> bool {
         self.keys() > self.capacity()
@@ -170,6 +243,39 @@ mod tests {
         }
         assert!(f.is_full());
         assert!((0..f.capacity()).all(|i| f.may_contain(&digest(i, 1))));
+    }
+
+    #[test]
+    fn a_saved_filter_loads_whole_or_not_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.filter");
+        let f = KeyFilter::new(MIN_CAPACITY, u64::MAX, 9);
+        for i in 0..10_000 {
+            f.insert(&digest(i, 1));
+        }
+        f.save(&path).unwrap();
+        let g = KeyFilter::load(&path, u64::MAX).unwrap().unwrap();
+        assert_eq!(
+            (g.seed, g.keys(), g.capacity()),
+            (9, f.keys(), f.capacity())
+        );
+        assert!((0..10_000).all(|i| g.may_contain(&digest(i, 1))));
+        let same = (0..10_000)
+            .filter(|&i| f.may_contain(&digest(i, 2)) == g.may_contain(&digest(i, 2)))
+            .count();
+        assert_eq!(same, 10_000);
+        // larger than allowed now
+        assert!(KeyFilter::load(&path, f.bytes() - 32).unwrap().is_none());
+        // a bit flipped, then a torn tail
+        let mut data = std::fs::read(&path).unwrap();
+        data[HEADER + 100] ^= 4;
+        std::fs::write(&path, &data).unwrap();
+        assert!(KeyFilter::load(&path, u64::MAX).unwrap().is_none());
+        data[HEADER + 100] ^= 4;
+        std::fs::write(&path, &data[..data.len() - 40]).unwrap();
+        assert!(KeyFilter::load(&path, u64::MAX).unwrap().is_none());
+        std::fs::write(&path, b"").unwrap();
+        assert!(KeyFilter::load(&path, u64::MAX).unwrap().is_none());
     }
 
     #[test]
