@@ -155,8 +155,8 @@ pub struct Args {
     /// disk; 1 is Redis' everysec)
     #[arg(long = "sync-interval", value_name = "SECONDS")]
     pub sync_interval: Option<String>,
-    /// the file store's cache in MiB: with its memtables, what bounds its
-    /// memory (pyzor-rs; default 256)
+    /// the file store's cache and key filter in MiB: with its two write
+    /// buffers, what bounds its memory (pyzor-rs; default 256)
     #[arg(long = "cache-size", value_name = "MIB")]
     pub cache_size: Option<String>,
     /// print version and exit
