@@ -153,7 +153,9 @@ impl FileOptions {
     }
 
     /// The most the key filter may take: a quarter of the cache (64 MiB,
-    /// 2^25 keys at 16 bits each, by default).
+    /// 2^25 keys at 16 bits each, by default). While a larger one is
+    /// built, the smaller one in use stays until it is
+    /// replaced.
     fn filter_bytes(&self) -> u64 {
         self.cache_bytes / 4
     }
