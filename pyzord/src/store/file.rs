@@ -154,8 +154,7 @@ impl FileOptions {
 
     /// The most the key filter may take: a quarter of the cache (64 MiB,
     /// 2^25 keys at 16 bits each, by default). While a larger one is
-    /// built, the smaller one in use stays until it is
-    /// replaced.
+    /// built, the smaller one in use stays until it is replaced.
     fn filter_bytes(&self) -> u64 {
         self.cache_bytes / 4
     }
@@ -883,9 +882,9 @@ impl FileStore {
 
     /// Waits, at most `timeout`, until the background work that earlier
     /// writes set off is done: no frozen buffer waits for the tables, no
-    /// key filter is being built and fjall runs no compaction. (The active buffer stays in memory, as it
-    /// does while serving.) For benchmarks that measure from a settled
-    /// store. Returns whether it settled.
+    /// key filter is being built and fjall runs no compaction. (The active
+    /// buffer stays in memory, as it does while serving.) For benchmarks
+    /// that measure from a settled store. Returns whether it settled.
     pub fn wait_idle(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         loop {

@@ -13,7 +13,7 @@
 //! Every key written into the tables is added before the write buffer
 //! that held it stops being read, so the filter holds a superset of the
 //! tables' keys: it can say "maybe" for a key that is absent (about
-//! 0.2 % of misses at [`BITS_PER_KEY`]), never "no" for one that is
+//! 0.13 % of misses at [`BITS_PER_KEY`]), never "no" for one that is
 //! there. Removed and expired keys stay in it until it is rebuilt, which
 //! happens when its keys outgrow it.
 
@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use pyzor_core::Digest;
 
 /// Bits per key at the filter's capacity (a false positive rate of about
-/// 0.2 %; twice the keys would give about 2.5 %).
+/// 0.13 %; twice the keys would give about 3.3 %).
 pub(super) const BITS_PER_KEY: u64 = 16;
 
 /// The fewest keys a filter is made for (128 KiB).
@@ -229,7 +229,7 @@ mod tests {
         let others = (0..200_000)
             .filter(|&i| f.may_contain(&digest(i, 2)))
             .count();
-        // about 0.2 % at 16 bits a key
+        // about 0.13 % at 16 bits a key
         assert!(others < 1_000, "{others} false positives in 200 000");
     }
 
