@@ -457,6 +457,10 @@ impl Shared {
         self.buffers.read().unwrap_or_else(|e| e.into_inner())
     }
 
+    fn buffers_mut(&self) -> std::sync::RwLockWriteGuard<'_, Buffers> {
+        self.buffers.write().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// The record of a digest: the buffers first, then the tables
     /// (through the row cache); `None` if it is absent or expired.
     fn lookup(&self, d: &Digest) -> Result<Option<Record>, StoreError> {
@@ -1033,7 +1037,7 @@ fn ingester(shared: &Shared, rx: &Receiver<Arc<Frozen>>, to_build: &Sender<u64>)
         }
         let _ = sync_dir(&shared.dir);
         {
-            let mut b = shared.buffers.write().unwrap_or_else(|e| e.into_inner());
+            let mut b = shared.buffers_mut();
             if b.frozen.as_ref().is_some_and(|f| Arc::ptr_eq(f, &frozen)) {
                 b.frozen = None;
             }
@@ -1058,11 +1062,7 @@ fn builder(shared: &Shared, rx: &Receiver<u64>) {
         // registered before the scan begins: what the ingester writes
         // after this goes into it directly, what it wrote before is in
         // the tables the scan reads
-        shared
-            .buffers
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .building = Some(Arc::clone(&f));
+        shared.buffers_mut().building = Some(Arc::clone(&f));
         let mut scanned = 0u64;
         let mut failed = None;
         for item in shared.tables.records.iter() {
@@ -1083,7 +1083,7 @@ fn builder(shared: &Shared, rx: &Receiver<u64>) {
             }
         }
         {
-            let mut b = shared.buffers.write().unwrap_or_else(|e| e.into_inner());
+            let mut b = shared.buffers_mut();
             b.building = None;
             if failed.is_none() {
                 b.filter = Some(Arc::clone(&f));
@@ -1224,11 +1224,7 @@ impl Writer<'_> {
             self.unsynced = true;
         }
         self.prepare_next(changed.len());
-        let mut b = self
-            .shared
-            .buffers
-            .write()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut b = self.shared.buffers_mut();
         b.active.extend(changed);
         if b.active.len() >= self.shared.options.buffer_limit() && b.frozen.is_none() {
             self.freeze(&mut b)?;
@@ -1284,11 +1280,7 @@ impl Writer<'_> {
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
             {
-                let mut b = self
-                    .shared
-                    .buffers
-                    .write()
-                    .unwrap_or_else(|e| e.into_inner());
+                let mut b = self.shared.buffers_mut();
                 if b.active.len() < self.shared.options.buffer_limit() {
                     return Ok(());
                 }

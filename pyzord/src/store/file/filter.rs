@@ -59,7 +59,6 @@ struct Block([AtomicU32; 8]);
 pub(super) struct KeyFilter {
     blocks: Box<[Block]>,
     seed: u64,
-    capacity: u64,
     /// Keys that set at least one bit: distinct keys, but for false
     /// positives.
     keys: AtomicU64,
@@ -76,7 +75,6 @@ impl KeyFilter {
         let n = usize::try_from(want.clamp(1, most)).unwrap_or(usize::MAX);
         let blocks: Box<[Block]> = (0..n).map(|_| Block::default()).collect();
         KeyFilter {
-            capacity: blocks.len() as u64 * 256 / BITS_PER_KEY,
             blocks,
             seed,
             keys: AtomicU64::new(0),
@@ -85,7 +83,7 @@ impl KeyFilter {
 
     /// The keys it holds at [`BITS_PER_KEY`].
     pub(super) fn capacity(&self) -> u64 {
-        self.capacity
+        self.blocks.len() as u64 * 256 / BITS_PER_KEY
     }
 
     /// The keys added (each counted once, but for false positives).
@@ -108,13 +106,20 @@ impl KeyFilter {
         (i as usize, h as u32)
     }
 
+    /// A key's block, and its bit in each of the block's words.
+    fn bits(&self, d: &Digest) -> impl Iterator<Item = (&AtomicU32, u32)> {
+        let (i, h) = self.locate(d);
+        self.blocks[i]
+            .0
+            .iter()
+            .zip(SALT)
+            .map(move |(word, salt)| (word, 1u32 << (h.wrapping_mul(salt) >> 27)))
+    }
+
     /// Adds a key.
     pub(super) fn insert(&self, d: &Digest) {
-        let (i, h) = self.locate(d);
-        let block = &self.blocks[i];
         let mut new = false;
-        for (word, salt) in block.0.iter().zip(SALT) {
-            let bit = 1u32 << (h.wrapping_mul(salt) >> 27);
+        for (word, bit) in self.bits(d) {
             new |= word.fetch_or(bit, Ordering::Relaxed) & bit == 0;
         }
         if new {
@@ -124,11 +129,8 @@ impl KeyFilter {
 
     /// `false` if the key was never added; `true` if it was, or by chance.
     pub(super) fn may_contain(&self, d: &Digest) -> bool {
-        let (i, h) = self.locate(d);
-        self.blocks[i].0.iter().zip(SALT).all(|(word, salt)| {
-            let bit = 1u32 << (h.wrapping_mul(salt) >> 27);
-            word.load(Ordering::Relaxed) & bit != 0
-        })
+        self.bits(d)
+            .all(|(word, bit)| word.load(Ordering::Relaxed) & bit != 0)
     }
 
     /// Writes the filter to `path` (through a temporary file renamed over
@@ -189,7 +191,6 @@ impl KeyFilter {
             })
             .collect();
         Ok(Some(KeyFilter {
-            capacity: blocks.len() as u64 * 256 / BITS_PER_KEY,
             blocks,
             seed: word(8),
             keys: AtomicU64::new(word(24)),
