@@ -1,21 +1,27 @@
-//! The file store when the storage fails under it: fsync reporting EIO, and
+//! The file store when the storage fails under it: fsync reporting EIO,
 //! the file system turning read-only (every write and every open for
-//! writing failing with EROFS). The faults come from a small LD_PRELOAD
-//! library (`tests/data/faults.c`, built here with `cc`) switched on and
-//! off through a control file, because this kernel has no device-mapper
-//! (no dm-error or dm-flakey) and refuses a read-only remount while the
-//! database is open for writing. In both cases reports get an error reply
-//! and are not acknowledged, checks keep being answered, serving recovers
-//! once the fault is gone, and every acknowledged report is there, also
-//! after a restart without the injector.
+//! writing failing with EROFS), and a disk whose syncs hang. The faults
+//! come from a small LD_PRELOAD library (`tests/data/faults.c`, built here
+//! with `cc`) switched on and off through a control file, because this
+//! kernel has no device-mapper (no dm-error, dm-flakey or dm-delay) and
+//! refuses a read-only remount while the database is open for writing. In
+//! each case reports that cannot be made durable get an error reply and are
+//! not acknowledged, checks keep being answered, serving recovers once the
+//! fault is gone, and every acknowledged report is there, also after a
+//! restart without the injector.
 
 mod common;
 
+use std::collections::HashMap;
+use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use pyzor_client::{Client, ClientError, Digest, ServerAddr};
+use pyzor_core::{Op, Request, ThreadId};
 use pyzor_testkit::{ChildGuard, free_port, udp_ping, wait_until};
 
 /// Builds the injector into `dir`; `None` (a skip, or a failure under
@@ -38,7 +44,13 @@ fn build_injector(dir: &Path) -> Option<PathBuf> {
 }
 
 /// pyzord on the file store `db`, with the injector loaded.
-fn start_faulty(home: &Path, db: &Path, injector: &Path, ctl: &Path) -> (ChildGuard, u16) {
+fn start_faulty(
+    home: &Path,
+    db: &Path,
+    injector: &Path,
+    ctl: &Path,
+    extra: &[&str],
+) -> (ChildGuard, u16) {
     let port = free_port();
     let mut cmd = Command::new(common::bin());
     cmd.arg("--homedir")
@@ -46,6 +58,7 @@ fn start_faulty(home: &Path, db: &Path, injector: &Path, ctl: &Path) -> (ChildGu
         .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-e", "file"])
         .arg("--dsn")
         .arg(db)
+        .args(extra)
         .env("LD_PRELOAD", injector)
         .env("PYZOR_FAULT_CTL", ctl)
         .stdout(Stdio::null())
@@ -75,7 +88,7 @@ fn session(fault: &str, tag: u8) {
     };
     let ctl = home.path().join("fault");
     let db = home.path().join("pyzord.store");
-    let (mut guard, port) = start_faulty(home.path(), &db, &injector, &ctl);
+    let (mut guard, port) = start_faulty(home.path(), &db, &injector, &ctl, &[]);
     let at = ServerAddr::new("127.0.0.1", port);
     let client = Client::new().with_timeout(Duration::from_secs(5));
     let mut acked = Vec::new();
@@ -141,4 +154,155 @@ fn fsync_errors_refuse_reports_and_recover() {
 #[test]
 fn a_read_only_file_system_refuses_reports_and_recovers() {
     session("erofs", 0xe6);
+}
+
+/// A disk whose syncs hang: the reports that reach the commit queue wait
+/// for it, but once it has been full for a while further reports are
+/// refused at once (500) and checks go on being answered; when the disk
+/// comes back the waiting reports are acknowledged, and after a restart
+/// every acknowledged report is there and no refused one.
+#[test]
+fn a_hung_disk_holds_up_reports_not_checks() {
+    hung_disk(&[], false);
+}
+
+/// The same with a sync every 50 ms instead of one a commit: reports are
+/// answered before their sync, so those written before the sync that
+/// hangs are acknowledged meanwhile; then the queue fills as above.
+#[test]
+fn a_hung_disk_holds_up_reports_not_checks_with_a_sync_interval() {
+    hung_disk(&["--sync-interval", "0.05"], true);
+}
+
+fn hung_disk(extra: &[&str], answers_before_sync: bool) {
+    let home = tempfile::tempdir().unwrap();
+    let Some(injector) = build_injector(home.path()) else {
+        return;
+    };
+    let ctl = home.path().join("fault");
+    let db = home.path().join("pyzord.store");
+    let (mut guard, port) = start_faulty(home.path(), &db, &injector, &ctl, extra);
+    let at = ServerAddr::new("127.0.0.1", port);
+    let client = Client::new().with_timeout(Duration::from_secs(5));
+    let before: Vec<Digest> = (0..10).map(|i| digest(i, 0xe7)).collect();
+    client.report(&at, &before).unwrap();
+
+    std::fs::write(&ctl, "stall").unwrap();
+    // one report a datagram, spaced so that the workers take each as a
+    // batch of its own: more batches than the commit queue holds (256);
+    // a thread takes the replies as they come (report number -> code)
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.connect(("127.0.0.1", port)).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    let codes = Arc::new(Mutex::new(HashMap::<u16, u16>::new()));
+    let done = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (sock, codes, done) = (
+            sock.try_clone().unwrap(),
+            Arc::clone(&codes),
+            Arc::clone(&done),
+        );
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 2048];
+            while !done.load(Ordering::Relaxed) {
+                let Ok(n) = sock.recv(&mut buf) else { continue };
+                let text = String::from_utf8_lossy(&buf[..n]);
+                let field = |name: &str| -> u16 {
+                    text.lines()
+                        .find_map(|l| l.strip_prefix(name))
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or_else(|| panic!("no {name} in {text:?}"))
+                };
+                let (thread, code) = (field("Thread:"), field("Code:"));
+                let first = codes
+                    .lock()
+                    .unwrap()
+                    .insert(thread - 10_000, code)
+                    .is_none();
+                assert!(first, "two replies to {thread}");
+            }
+        })
+    };
+    // until the first refusal (a worker that takes several datagrams at
+    // once makes fewer batches), at most 20 000
+    let mut reports = 0u16;
+    while reports < 20_000 && !codes.lock().unwrap().values().any(|&c| c == 500) {
+        for _ in 0..50 {
+            let r = Request::new(
+                Op::Report,
+                vec![digest(u64::from(reports) + 100, 0xe7)],
+                ThreadId(10_000 + reports),
+            );
+            sock.send(&r.to_bytes()).unwrap();
+            reports += 1;
+            std::thread::sleep(Duration::from_micros(300));
+        }
+    }
+    // checks are answered while the disk hangs
+    for d in before.iter().chain([&digest(5000, 0xe7)]) {
+        let t = Instant::now();
+        let count = client
+            .check(&at, *d)
+            .expect("a check while the disk hangs")
+            .count;
+        assert_eq!(count, i64::from(before.contains(d)));
+        assert!(
+            t.elapsed() < Duration::from_secs(2),
+            "a check waited {:?} behind the hung disk",
+            t.elapsed()
+        );
+    }
+    // the reports beyond the queue were refused without waiting for the disk
+    std::thread::sleep(Duration::from_millis(500));
+    let hung = codes.lock().unwrap().clone();
+    assert!(
+        !hung.is_empty(),
+        "no report was refused while the disk hung"
+    );
+    assert!(
+        answers_before_sync || hung.values().all(|&c| c == 500),
+        "a report was acknowledged while the disk hung: {hung:?}"
+    );
+    assert!(
+        hung.len() < usize::from(reports),
+        "every report was answered: none waited for the disk"
+    );
+
+    // the disk back: the reports that waited are acknowledged
+    std::fs::remove_file(&ctl).unwrap();
+    assert!(
+        wait_until(Duration::from_secs(10), || codes.lock().unwrap().len()
+            == usize::from(reports)),
+        "every report gets one reply: {} of {reports}",
+        codes.lock().unwrap().len()
+    );
+    done.store(true, Ordering::Relaxed);
+    reader.join().unwrap();
+    let codes = codes.lock().unwrap().clone();
+    let acked = codes.values().filter(|&&c| c == 200).count();
+    assert!(acked > 0, "no waiting report was acknowledged");
+    assert_eq!(
+        acked + codes.values().filter(|&&c| c == 500).count(),
+        codes.len(),
+        "codes: {codes:?}"
+    );
+    client.report(&at, &[digest(6000, 0xe7)]).unwrap();
+
+    // after a stop, pyzord without the injector has exactly the acked reports
+    assert_eq!(guard.terminate(), Some(0), "stop");
+    let ours = common::start(home.path(), &["-e", "file", "--dsn", db.to_str().unwrap()]);
+    let at = ServerAddr::new("127.0.0.1", ours.port);
+    for d in before.iter().chain([&digest(6000, 0xe7)]) {
+        assert_eq!(client.check(&at, *d).unwrap().count, 1, "{d}");
+    }
+    for (i, code) in &codes {
+        let d = digest(u64::from(*i) + 100, 0xe7);
+        let want = i64::from(*code == 200);
+        assert_eq!(
+            client.check(&at, d).unwrap().count,
+            want,
+            "{d}: replied {code}"
+        );
+    }
 }

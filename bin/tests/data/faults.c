@@ -5,7 +5,10 @@
  *
  *   eio    fsync and fdatasync fail with EIO (a disk that loses writes);
  *   erofs  every write to a regular file, and every open of one for
- *          writing, fails with EROFS (a file system remounted read-only).
+ *          writing, fails with EROFS (a file system remounted read-only);
+ *   stall  fsync and fdatasync wait until the fault is switched off, then
+ *          sync (a disk that hangs: a failing device, a stuck network
+ *          file system, a flood of writeback).
  *
  * Without the file (or the variable) every call goes to libc unchanged.
  * Built by bin/tests/storage_faults.rs with `cc -shared -fPIC`.
@@ -23,7 +26,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-enum fault { NONE, EIO_SYNC, ROFS };
+enum fault { NONE, EIO_SYNC, ROFS, STALL };
 
 static enum fault current(void) {
     const char *ctl = getenv("PYZOR_FAULT_CTL");
@@ -49,6 +52,8 @@ static enum fault current(void) {
             f = EIO_SYNC;
         } else if (n > 0 && strncmp(word, "erofs", 5) == 0) {
             f = ROFS;
+        } else if (n > 0 && strncmp(word, "stall", 5) == 0) {
+            f = STALL;
         }
     }
     errno = saved;
@@ -69,10 +74,22 @@ static int regular(int fd) {
         real = dlsym(RTLD_NEXT, name);                                         \
     }
 
+/* Applies the fault of a sync: EIO, or waiting while the disk stalls. */
+static int sync_fault(void) {
+    enum fault f;
+    while ((f = current()) == STALL) {
+        usleep(5000);
+    }
+    if (f == EIO_SYNC) {
+        errno = EIO;
+        return -1;
+    }
+    return 0;
+}
+
 int fsync(int fd) {
     REAL(int, "fsync", int);
-    if (current() == EIO_SYNC) {
-        errno = EIO;
+    if (sync_fault() != 0) {
         return -1;
     }
     return real(fd);
@@ -80,8 +97,7 @@ int fsync(int fd) {
 
 int fdatasync(int fd) {
     REAL(int, "fdatasync", int);
-    if (current() == EIO_SYNC) {
-        errno = EIO;
+    if (sync_fault() != 0) {
         return -1;
     }
     return real(fd);

@@ -12,7 +12,11 @@
 //!   bounded queue and go on receiving; the committer applies everything
 //!   that has queued up, appends one frame, syncs once, then completes the
 //!   batches (a completer thread sends their replies). Batches of reads
-//!   only are served directly by the workers.
+//!   only are served directly by the workers. A worker that finds the
+//!   queue full waits for room (the kernel's socket buffers absorb the
+//!   excess meanwhile), but not once the committer has been on one group
+//!   for [`STALLED`] (a hung disk): its batch of writes is then refused at
+//!   once, so that the reads of the batches after it are not held up.
 //! - **Write buffer**: the records the log holds are also kept in a hash
 //!   map in memory, where reads look first. When it reaches [`BUFFER`]
 //!   records it is frozen, a new log is begun, and an ingester thread sorts
@@ -59,7 +63,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::thread::JoinHandle;
@@ -93,6 +97,12 @@ const MAX_GROUP: usize = 256;
 /// is answered within the reference client's 5 s (scripts/bench-overload.sh:
 /// 1 024 gave p99 4.0 s, 128 lost throughput).
 const QUEUE: usize = 256;
+
+/// How long the committer may spend on one group before a worker that
+/// finds the queue full refuses its batch of writes rather than wait: far
+/// above a group's time under overload, short enough that a hung disk
+/// holds up the workers' checks once, briefly.
+pub const STALLED: Duration = Duration::from_millis(100);
 
 /// Under load, the least time between the starts of two group commits
 /// (see the committer).
@@ -445,6 +455,17 @@ struct Shared {
     rows: RowCache,
     /// Batches of writes sent to the committer and not yet written.
     queued: AtomicU64,
+    /// When the committer took the group it is writing, or began a sync
+    /// (µs since `epoch`); 0 while it does neither.
+    busy_since: AtomicU64,
+    epoch: Instant,
+    /// Batches of writes are refused because the committer is stalled
+    /// (logged once a stall).
+    stalled: AtomicBool,
+    /// Signalled when the committer has taken the queue, for the
+    /// `waiting` workers that found it full.
+    room: (Mutex<()>, Condvar),
+    waiting: AtomicUsize,
     expiry: Expiry,
     /// The key filters' hash seed, random per opening.
     seed: u64,
@@ -459,6 +480,98 @@ impl Shared {
 
     fn buffers_mut(&self) -> std::sync::RwLockWriteGuard<'_, Buffers> {
         self.buffers.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues a job for the committer, waiting while the queue is full
+    /// unless the committer has been on one group for [`STALLED`]; then,
+    /// or if the committer has stopped, gives the job back with the error
+    /// to complete it with.
+    fn hand_over(&self, tx: &SyncSender<Job>, mut job: Job) -> Result<(), (Job, StoreError)> {
+        let try_send = |job| match tx.try_send(job) {
+            Ok(()) => Ok(None),
+            Err(mpsc::TrySendError::Full(j)) => Ok(Some(j)),
+            Err(mpsc::TrySendError::Disconnected(j)) => Err((j, committer_stopped())),
+        };
+        loop {
+            job = match try_send(job)? {
+                None => return Ok(()),
+                Some(j) => j,
+            };
+            let busy = self.busy_for();
+            if busy >= STALLED {
+                if !self.stalled.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        "{}: a commit has taken {} ms (a hung disk?): reports are refused until it ends; checks go on",
+                        self.dir.display(),
+                        busy.as_millis()
+                    );
+                }
+                let e = std::io::Error::other(format!(
+                    "{}: a commit has taken over {} ms; reports are refused until it ends",
+                    self.dir.display(),
+                    STALLED.as_millis()
+                ));
+                return Err((job, StoreError::Rejected(Box::new(e))));
+            }
+            // Wait for the committer to take the queue (it signals under
+            // the lock once it has, if anyone waits: trying again under
+            // the lock loses no signal), or for the stall limit.
+            let (lock, signal) = &self.room;
+            self.waiting.fetch_add(1, Ordering::SeqCst);
+            let guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+            let tried = try_send(job);
+            let job_back = match tried {
+                Ok(Some(j)) => {
+                    let _ = signal.wait_timeout(guard, STALLED - busy);
+                    Ok(Some(j))
+                }
+                other => other,
+            };
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            job = match job_back? {
+                None => return Ok(()),
+                Some(j) => j,
+            };
+        }
+    }
+
+    /// Wakes the workers that wait for room in the queue, if any.
+    fn signal_room(&self) {
+        if self.waiting.load(Ordering::SeqCst) > 0 {
+            let _guard = self.room.0.lock().unwrap_or_else(|e| e.into_inner());
+            self.room.1.notify_all();
+        }
+    }
+
+    /// How long the committer has been on the group it is writing (zero
+    /// while it writes none).
+    fn busy_for(&self) -> Duration {
+        match self.busy_since.load(Ordering::Relaxed) {
+            0 => Duration::ZERO,
+            since => Duration::from_micros(self.micros().saturating_sub(since)),
+        }
+    }
+
+    /// Notes that the committer begins a group or a sync (and that a
+    /// stall, if there was one, has ended).
+    fn busy(&self) {
+        self.busy_since
+            .store(self.micros().max(1), Ordering::Relaxed);
+        if self.stalled.swap(false, Ordering::Relaxed) {
+            tracing::warn!(
+                "{}: commits go on; reports are accepted again",
+                self.dir.display()
+            );
+        }
+    }
+
+    /// Notes that the committer's write or sync has ended.
+    fn idle(&self) {
+        self.busy_since.store(0, Ordering::Relaxed);
+    }
+
+    fn micros(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX)
     }
 
     /// The record of a digest: the buffers first, then the tables
@@ -769,6 +882,11 @@ impl FileStore {
             closing: AtomicBool::new(false),
             rows: RowCache::new(ROW_CACHE),
             queued: AtomicU64::new(0),
+            busy_since: AtomicU64::new(0),
+            epoch: Instant::now(),
+            stalled: AtomicBool::new(false),
+            room: (Mutex::new(()), Condvar::new()),
+            waiting: AtomicUsize::new(0),
             expiry,
             seed,
             build_asked: AtomicBool::new(build),
@@ -842,6 +960,11 @@ impl FileStore {
                 closing: AtomicBool::new(true),
                 rows: RowCache::new(0),
                 queued: AtomicU64::new(0),
+                busy_since: AtomicU64::new(0),
+                epoch: Instant::now(),
+                stalled: AtomicBool::new(false),
+                room: (Mutex::new(()), Condvar::new()),
+                waiting: AtomicUsize::new(0),
                 expiry,
                 seed: 0,
                 build_asked: AtomicBool::new(false),
@@ -862,8 +985,7 @@ impl FileStore {
             .ok_or_else(|| {
                 StoreError::Other("the file store is closed or open for reading only".into())
             })?;
-        tx.send(job)
-            .map_err(|_| StoreError::Other("the committer thread has stopped".into()))
+        tx.send(job).map_err(|_| committer_stopped())
     }
 
     /// Serves a batch of reads.
@@ -966,9 +1088,7 @@ impl Bulk for FileStore {
             records: records.to_vec(),
             reply,
         })?;
-        answer
-            .recv()
-            .map_err(|_| StoreError::Other("the committer thread has stopped".into()))?
+        answer.recv().map_err(|_| committer_stopped())?
     }
 
     fn stored(&self, r: &Record) -> Record {
@@ -1308,6 +1428,10 @@ impl Writer<'_> {
     }
 }
 
+fn committer_stopped() -> StoreError {
+    StoreError::Other("the committer thread has stopped".into())
+}
+
 /// The bytes allocated to the files under `dir`, at most `depth` levels
 /// down (symbolic links are not followed).
 fn allocated_bytes(dir: &Path, depth: u32) -> std::io::Result<u64> {
@@ -1387,13 +1511,16 @@ fn committer(shared: &Shared, wal: Wal, rx: &Receiver<Job>, to_ingest: &Sender<A
                 match rx.recv_timeout(wait) {
                     Ok(j) => j,
                     Err(RecvTimeoutError::Timeout) => {
+                        shared.busy();
                         w.sync_now();
+                        shared.idle();
                         continue;
                     }
                     Err(RecvTimeoutError::Disconnected) => break,
                 }
             }
         };
+        shared.busy();
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
             match rx.try_recv() {
@@ -1401,6 +1528,7 @@ fn committer(shared: &Shared, wal: Wal, rx: &Receiver<Job>, to_ingest: &Sender<A
                 Err(_) => break,
             }
         }
+        shared.signal_room();
         // Under load (more than one batch waiting), let the group grow
         // until GROUP_INTERVAL after the last sync began: fewer, larger
         // syncs, each of which costs the machine far more than a batch.
@@ -1417,6 +1545,7 @@ fn committer(shared: &Shared, wal: Wal, rx: &Receiver<Job>, to_ingest: &Sender<A
                     Err(_) => break,
                 }
             }
+            shared.signal_room();
         }
         last_sync = Instant::now();
 
@@ -1447,6 +1576,9 @@ fn committer(shared: &Shared, wal: Wal, rx: &Receiver<Job>, to_ingest: &Sender<A
         if interval.is_some_and(|i| w.unsynced && w.synced.elapsed() >= i) {
             w.sync_now();
         }
+        // (the completions may wait for the completer below: that is
+        // load, which workers wait for, not a stall)
+        shared.idle();
         let failure = |e: &StoreError| {
             let text = match e {
                 StoreError::Rejected(cause) => crate::store::causes(cause.as_ref()),
@@ -1494,9 +1626,7 @@ impl Store for FileStore {
                 let _ = reply.send(r);
             }),
         );
-        answer
-            .recv()
-            .map_err(|_| StoreError::Other("the committer thread has stopped".into()))?
+        answer.recv().map_err(|_| committer_stopped())?
     }
 
     fn defers_writes(&self) -> bool {
@@ -1518,13 +1648,11 @@ impl Store for FileStore {
             )));
         };
         self.shared.queued.fetch_add(1, Ordering::Relaxed);
-        if let Err(mpsc::SendError(job)) = tx.send(Job::Apply { ops, now, done })
-            && let Job::Apply { done, .. } = job
+        if let Err((Job::Apply { done, .. }, e)) =
+            self.shared.hand_over(&tx, Job::Apply { ops, now, done })
         {
             self.shared.queued.fetch_sub(1, Ordering::Relaxed);
-            done(Err(StoreError::Other(
-                "the committer thread has stopped".into(),
-            )));
+            done(Err(e));
         }
     }
 
