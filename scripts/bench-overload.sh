@@ -8,7 +8,8 @@
 # then offers F times that rate open-loop (--rate) for S seconds while
 # sampling pyzord's RSS every second, and prints the answered rate
 # against the peak, the latency of what was answered, the losses (no
-# reply within 1 s: the kernel dropped them) and RSS over time.
+# reply within 5 s: the kernel dropped them), the replies by code (500:
+# refused because a commit stalled) and RSS over time.
 # pyzord runs on a free loopback port in a temporary directory and is
 # stopped by PID at the end, also on error.
 set -euo pipefail
@@ -59,6 +60,7 @@ print(f"offered (open loop):       {rate} req/s ({rate / peak:.1f}x the peak)")
 print(f"answered under overload:   {ans:.0f} req/s = {ans / peak:.0%} of the peak")
 print(f"latency of the answered:   p50 {over['p50_us'] / 1000:.1f} ms, p99 {over['p99_us'] / 1000:.1f} ms, p99.9 {over['p999_us'] / 1000:.1f} ms")
 print(f"sent {over['sent']}, answered {over['answered']}, lost {over['lost']} (no reply within 5 s, the reference client's timeout)")
+print("answered by code:          " + ", ".join(f"{c}: {n}" for c, n in sorted(over["codes"].items())))
 print(f"RSS: idle {idle / 1024:.1f} MiB, after the peak run {after_peak / 1024:.1f} MiB")
 print("RSS under overload (s: MiB): " + ", ".join(f"{s}: {kb / 1024:.1f}" for s, kb in samples))
 print(f"RSS max under overload: {max(kb for _, kb in samples) / 1024:.1f} MiB")
