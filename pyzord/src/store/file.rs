@@ -33,7 +33,11 @@
 //!   (a store that then crashes has none, so a filter that misses keys
 //!   written since is never loaded); otherwise it is built by a scan of
 //!   the tables as the store opens (until then lookups go to fjall). It
-//!   is rebuilt twice as large when its keys outgrow it.
+//!   is rebuilt twice as large when its keys outgrow it; a scan leaves
+//!   out expired records, and a filter full at its size cap is scanned
+//!   again once the expiry cutoff has risen since its last scan, so on a
+//!   server that expires as much as it takes in, expired keys do not
+//!   fill it for good.
 //!
 //! A restart replays at most two logs (2 × [`BUFFER`] records). Memory is
 //! bounded by the two buffers plus [`FileOptions::cache_bytes`] (fjall's
@@ -471,6 +475,9 @@ struct Shared {
     seed: u64,
     /// A filter build was asked for and has not ended.
     build_asked: AtomicBool,
+    /// The expiry cutoff when the last filter build began: the filter
+    /// holds no key expired before it (but may hold keys expired since).
+    filter_cutoff: AtomicI64,
 }
 
 impl Shared {
@@ -890,6 +897,7 @@ impl FileStore {
             expiry,
             seed,
             build_asked: AtomicBool::new(build),
+            filter_cutoff: AtomicI64::new(i64::MIN),
         });
         let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
             std::thread::Builder::new()
@@ -968,6 +976,7 @@ impl FileStore {
                 expiry,
                 seed: 0,
                 build_asked: AtomicBool::new(false),
+                filter_cutoff: AtomicI64::new(i64::MIN),
             }),
             jobs: Mutex::new(None),
             threads: Mutex::new(Vec::new()),
@@ -1145,7 +1154,15 @@ fn ingester(shared: &Shared, rx: &Receiver<Arc<Frozen>>, to_build: &Sender<u64>)
         }
         let outgrown = match &filter {
             None => building.is_none(),
-            Some(f) => f.is_full() && f.bytes() < shared.options.filter_bytes(),
+            Some(f) if !f.is_full() => false,
+            Some(f) if f.bytes() < shared.options.filter_bytes() => true,
+            // At its size cap, a new scan can only drop the expired keys
+            // the filter holds: worth it once the cutoff has risen since
+            // the last scan (a scan a day at most), not at every buffer.
+            Some(_) => {
+                shared.filter_cutoff.load(Ordering::SeqCst)
+                    < shared.expiry.cutoff.load(Ordering::SeqCst)
+            }
         };
         if outgrown && !shared.build_asked.swap(true, Ordering::SeqCst) {
             let keys = filter.as_ref().map_or(0, |f| f.keys());
@@ -1174,6 +1191,8 @@ fn ingester(shared: &Shared, rx: &Receiver<Arc<Frozen>>, to_build: &Sender<u64>)
 fn builder(shared: &Shared, rx: &Receiver<u64>) {
     while let Ok(capacity) = rx.recv() {
         let started = Instant::now();
+        // the scan leaves out what this cutoff (or a later one) expires
+        let cutoff = shared.expiry.cutoff.load(Ordering::SeqCst);
         let f = Arc::new(KeyFilter::new(
             capacity,
             shared.options.filter_bytes(),
@@ -1189,9 +1208,15 @@ fn builder(shared: &Shared, rx: &Receiver<u64>) {
             if scanned.is_multiple_of(4096) && shared.closing.load(Ordering::SeqCst) {
                 return;
             }
-            match item.key() {
-                Ok(k) => {
-                    if let Ok(k) = <[u8; 20]>::try_from(k.as_ref()) {
+            match item.into_inner() {
+                Ok((k, v)) => {
+                    // an expired record is absent to every lookup and
+                    // update whether the filter has it or not (and a
+                    // digest reported again is a new record, which the
+                    // ingester adds)
+                    let live = <&[u8; 24]>::try_from(v.as_ref())
+                        .map_or(true, |v| shared.expiry.live(Record::unpack(v)).is_some());
+                    if let (true, Ok(k)) = (live, <[u8; 20]>::try_from(k.as_ref())) {
                         f.insert(&Digest(k));
                     }
                     scanned += 1;
@@ -1207,6 +1232,7 @@ fn builder(shared: &Shared, rx: &Receiver<u64>) {
             b.building = None;
             if failed.is_none() {
                 b.filter = Some(Arc::clone(&f));
+                shared.filter_cutoff.fetch_max(cutoff, Ordering::SeqCst);
             }
         }
         shared.build_asked.store(false, Ordering::SeqCst);
@@ -1910,6 +1936,84 @@ mod tests {
             );
             assert!((n..n + 1_000).all(|i| s.shared.lookup(&hashed(i)).unwrap().is_none()));
         }
+    }
+
+    /// A filter at its size cap is not scanned again at every buffer, but
+    /// once the expiry cutoff has risen, a scan drops the expired keys
+    /// from it (which would otherwise fill it for good on a server that
+    /// expires as much as it takes in).
+    #[test]
+    fn a_key_filter_at_its_cap_drops_expired_keys_once_the_cutoff_rises() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = FileOptions {
+            buffer_records: 4_000,
+            // a cap of 256 KiB: 2^17 keys
+            cache_bytes: 1 << 20,
+            ..FileOptions::default()
+        };
+        let s = FileStore::open_with(&dir.path().join("s"), options).unwrap();
+        let put = |keys: std::ops::Range<u64>, at: i64| {
+            let mut r = Record::default();
+            r.report(at);
+            for start in keys.clone().step_by(1_000) {
+                let chunk: Vec<(Digest, Record)> = (start..(start + 1_000).min(keys.end))
+                    .map(|i| (hashed(i), r))
+                    .collect();
+                s.put_all(&chunk).unwrap();
+            }
+            assert!(s.wait_idle(Duration::from_secs(60)));
+        };
+        let filter = || s.shared.buffers().filter.clone().unwrap();
+        let cap_keys = options.filter_bytes() * 8 / filter::BITS_PER_KEY;
+        let old = cap_keys + 20_000;
+        put(0..old, 1_000);
+        let full = filter();
+        assert_eq!(full.bytes(), options.filter_bytes());
+        assert!(full.is_full(), "{} keys", full.keys());
+        // full at its cap, nothing expired: no scan
+        put(old..old + 8_000, 1_000);
+        assert!(
+            Arc::ptr_eq(&full, &filter()),
+            "scanned again with nothing expired"
+        );
+
+        // all of it expires; the next buffers set off one scan
+        s.expire(2_000).unwrap();
+        let new = old + 8_000..old + 28_000;
+        put(new.clone(), 3_000);
+        let clean = filter();
+        assert!(!Arc::ptr_eq(&full, &clean), "no scan after the cutoff rose");
+        assert!(
+            (10_000..=20_000).contains(&clean.keys()),
+            "{} keys in the filter, 20 000 live",
+            clean.keys()
+        );
+        assert!(
+            new.clone()
+                .all(|i| s.shared.lookup(&hashed(i)).unwrap().is_some())
+        );
+        assert!(
+            (0..old)
+                .step_by(13)
+                .all(|i| s.shared.lookup(&hashed(i)).unwrap().is_none())
+        );
+        let passed = (0..old).filter(|&i| clean.may_contain(&hashed(i))).count();
+        assert!(
+            passed < old as usize / 100,
+            "{passed} expired keys pass the filter"
+        );
+        // and no further scan until the cutoff rises again
+        put(new.end..new.end + 150_000, 3_000);
+        let later = filter();
+        assert!(later.is_full());
+        put(new.end + 150_000..new.end + 158_000, 3_000);
+        assert!(
+            Arc::ptr_eq(&later, &filter()),
+            "scanned again with nothing newly expired"
+        );
+        assert!(
+            (new.start..new.end + 158_000).all(|i| s.shared.lookup(&hashed(i)).unwrap().is_some())
+        );
     }
 
     #[test]

@@ -14,8 +14,9 @@
 //! that held it stops being read, so the filter holds a superset of the
 //! tables' keys: it can say "maybe" for a key that is absent (about
 //! 0.13 % of misses at [`BITS_PER_KEY`]), never "no" for one that is
-//! there. Removed and expired keys stay in it until it is rebuilt, which
-//! happens when its keys outgrow it.
+//! there. Removed and expired keys stay in it until it is rebuilt by a
+//! scan (which leaves expired records out): when its keys outgrow it, or,
+//! at its size cap, once more keys have expired since the last scan.
 
 use std::io::{Read as _, Write as _};
 use std::path::Path;
