@@ -234,7 +234,12 @@ impl Lines<'_> {
 /// after the signature, protocol §1.2). Borrows when nothing changes, which
 /// is the case for every well-formed request.
 pub fn server_text(datagram: &[u8]) -> Cow<'_, str> {
-    let text = String::from_utf8_lossy(datagram);
+    // `from_utf8` checks ASCII a word at a time; `from_utf8_lossy` goes
+    // byte by byte, and is only needed for the rare invalid datagram
+    let text = match std::str::from_utf8(datagram) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(datagram),
+    };
     // A single trailing "\n\n" collapses to "\n" and the reference then
     // appends "\n": the bytes are unchanged. Any other "\n\n" changes them.
     let body = text.strip_suffix("\n\n").unwrap_or(&text);
