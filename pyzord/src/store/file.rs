@@ -102,10 +102,11 @@ const MAX_GROUP: usize = 256;
 /// 1 024 gave p99 4.0 s, 128 lost throughput).
 const QUEUE: usize = 256;
 
-/// How long the committer may spend on one group before a worker that
-/// finds the queue full refuses its batch of writes rather than wait: far
-/// above a group's time under overload, short enough that a hung disk
-/// holds up the workers' checks once, briefly.
+/// How long the committer may spend on one group (or one interval's sync)
+/// before a worker that finds the queue full refuses its batch of writes
+/// rather than wait: far above a group's time under overload (no refusal
+/// in scripts/bench-overload.sh), short enough that a hung disk holds up
+/// the workers' checks once, briefly.
 pub const STALLED: Duration = Duration::from_millis(100);
 
 /// Under load, the least time between the starts of two group commits
@@ -475,8 +476,9 @@ struct Shared {
     seed: u64,
     /// A filter build was asked for and has not ended.
     build_asked: AtomicBool,
-    /// The expiry cutoff when the last filter build began: the filter
-    /// holds no key expired before it (but may hold keys expired since).
+    /// The expiry cutoff when the last successful filter build began: the
+    /// filter holds no key expired before it (but may hold keys expired
+    /// since).
     filter_cutoff: AtomicI64,
 }
 
