@@ -491,6 +491,18 @@ impl Shared {
         self.buffers.write().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Whether `f` is full and may grow (it is below its size cap).
+    fn outgrows(&self, f: &KeyFilter) -> bool {
+        f.is_full() && f.bytes() < self.options.filter_bytes()
+    }
+
+    /// The capacity to build a filter for in place of one holding `keys`:
+    /// twice those or the tables' (approximate) records, whichever is more.
+    fn grown_capacity(&self, keys: u64) -> u64 {
+        let stored = self.tables.records.approximate_len() as u64;
+        keys.max(stored).saturating_mul(2)
+    }
+
     /// Queues a job for the committer, waiting while the queue is full
     /// unless the committer has been on one group for [`STALLED`]; then,
     /// or if the committer has stopped, gives the job back with the error
@@ -1154,24 +1166,22 @@ fn ingester(shared: &Shared, rx: &Receiver<Arc<Frozen>>, to_build: &Sender<u64>)
                 }
             }
         }
-        let outgrown = match &filter {
+        let rebuild = match &filter {
             None => building.is_none(),
-            Some(f) if !f.is_full() => false,
-            Some(f) if f.bytes() < shared.options.filter_bytes() => true,
-            // At its size cap, a new scan can only drop the expired keys
-            // the filter holds: worth it once the cutoff has risen since
-            // the last scan (a scan a day at most), not at every buffer.
-            Some(_) => {
-                shared.filter_cutoff.load(Ordering::SeqCst)
-                    < shared.expiry.cutoff.load(Ordering::SeqCst)
+            Some(f) if shared.outgrows(f) => true,
+            // Full at its size cap, a new scan can only drop the expired
+            // keys the filter holds: worth it once the cutoff has risen
+            // since the last scan (a scan a day at most), not at every
+            // buffer.
+            Some(f) => {
+                f.is_full()
+                    && shared.filter_cutoff.load(Ordering::SeqCst)
+                        < shared.expiry.cutoff.load(Ordering::SeqCst)
             }
         };
-        if outgrown && !shared.build_asked.swap(true, Ordering::SeqCst) {
-            let capacity = match &filter {
-                Some(f) => grown_capacity(shared, f),
-                None => (shared.tables.records.approximate_len() as u64).saturating_mul(2),
-            };
-            let _ = to_build.send(capacity);
+        if rebuild && !shared.build_asked.swap(true, Ordering::SeqCst) {
+            let keys = filter.as_ref().map_or(0, |f| f.keys());
+            let _ = to_build.send(shared.grown_capacity(keys));
         }
         for log in &frozen.logs {
             let _ = std::fs::remove_file(log);
@@ -1206,21 +1216,12 @@ fn builder(shared: &Shared, rx: &Receiver<u64>) {
             // ingested during the scan may have filled this one already.
             // (If it asked meanwhile, its request is in the channel.)
             let Some(f) = built else { break };
-            if !(f.is_full() && f.bytes() < shared.options.filter_bytes())
-                || shared.build_asked.swap(true, Ordering::SeqCst)
-            {
+            if !shared.outgrows(&f) || shared.build_asked.swap(true, Ordering::SeqCst) {
                 break;
             }
-            capacity = grown_capacity(shared, &f);
+            capacity = shared.grown_capacity(f.keys());
         }
     }
-}
-
-/// The capacity to build a filter for once `f` is full: twice its keys or
-/// the tables' (approximate) records, whichever is more.
-fn grown_capacity(shared: &Shared, f: &KeyFilter) -> u64 {
-    let stored = shared.tables.records.approximate_len() as u64;
-    f.keys().max(stored).saturating_mul(2)
 }
 
 /// One filter of `capacity` keys from a scan of the tables, in place once
