@@ -446,6 +446,73 @@ impl RowCache {
     }
 }
 
+/// How the workers hand batches to the committer: whether it is stalled,
+/// and the signal of room in its queue (see [`Shared::hand_over`]).
+struct Handoff {
+    /// When the committer took the group it is writing, or began a sync
+    /// (µs since `epoch`); 0 while it does neither.
+    busy_since: AtomicU64,
+    epoch: Instant,
+    /// Batches of writes are refused because the committer is stalled
+    /// (logged once a stall).
+    stalled: AtomicBool,
+    /// Signalled when the committer has taken the queue, for the
+    /// `waiting` workers that found it full.
+    room: (Mutex<()>, Condvar),
+    waiting: AtomicUsize,
+}
+
+impl Handoff {
+    fn new() -> Handoff {
+        Handoff {
+            busy_since: AtomicU64::new(0),
+            epoch: Instant::now(),
+            stalled: AtomicBool::new(false),
+            room: (Mutex::new(()), Condvar::new()),
+            waiting: AtomicUsize::new(0),
+        }
+    }
+
+    fn micros(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX)
+    }
+
+    /// Wakes the workers that wait for room in the queue, if any.
+    fn signal_room(&self) {
+        if self.waiting.load(Ordering::SeqCst) > 0 {
+            let _guard = self.room.0.lock().unwrap_or_else(|e| e.into_inner());
+            self.room.1.notify_all();
+        }
+    }
+
+    /// How long the committer has been on the group it is writing (zero
+    /// while it writes none).
+    fn busy_for(&self) -> Duration {
+        match self.busy_since.load(Ordering::Relaxed) {
+            0 => Duration::ZERO,
+            since => Duration::from_micros(self.micros().saturating_sub(since)),
+        }
+    }
+
+    /// Notes that the committer of the store in `dir` begins a group or a
+    /// sync (and that a stall, if there was one, has ended).
+    fn busy(&self, dir: &Path) {
+        self.busy_since
+            .store(self.micros().max(1), Ordering::Relaxed);
+        if self.stalled.swap(false, Ordering::Relaxed) {
+            tracing::warn!(
+                "{}: commits go on; reports are accepted again",
+                dir.display()
+            );
+        }
+    }
+
+    /// Notes that the committer's write or sync has ended.
+    fn idle(&self) {
+        self.busy_since.store(0, Ordering::Relaxed);
+    }
+}
+
 /// What the committer, the ingester and the readers share.
 struct Shared {
     dir: PathBuf,
@@ -460,17 +527,9 @@ struct Shared {
     rows: RowCache,
     /// Batches of writes sent to the committer and not yet written.
     queued: AtomicU64,
-    /// When the committer took the group it is writing, or began a sync
-    /// (µs since `epoch`); 0 while it does neither.
-    busy_since: AtomicU64,
-    epoch: Instant,
-    /// Batches of writes are refused because the committer is stalled
-    /// (logged once a stall).
-    stalled: AtomicBool,
-    /// Signalled when the committer has taken the queue, for the
-    /// `waiting` workers that found it full.
-    room: (Mutex<()>, Condvar),
-    waiting: AtomicUsize,
+    /// Between the workers and the committer: its stall clock and the
+    /// signal of room in its queue.
+    handoff: Handoff,
     expiry: Expiry,
     /// The key filters' hash seed, random per opening.
     seed: u64,
@@ -518,9 +577,9 @@ impl Shared {
                 None => return Ok(()),
                 Some(j) => j,
             };
-            let busy = self.busy_for();
+            let busy = self.handoff.busy_for();
             if busy >= STALLED {
-                if !self.stalled.swap(true, Ordering::Relaxed) {
+                if !self.handoff.stalled.swap(true, Ordering::Relaxed) {
                     tracing::warn!(
                         "{}: a commit has taken {} ms (a hung disk?): reports are refused until it ends; checks go on",
                         self.dir.display(),
@@ -537,8 +596,8 @@ impl Shared {
             // Wait for the committer to take the queue (it signals under
             // the lock once it has, if anyone waits: trying again under
             // the lock loses no signal), or for the stall limit.
-            let (lock, signal) = &self.room;
-            self.waiting.fetch_add(1, Ordering::SeqCst);
+            let (lock, signal) = &self.handoff.room;
+            self.handoff.waiting.fetch_add(1, Ordering::SeqCst);
             let guard = lock.lock().unwrap_or_else(|e| e.into_inner());
             let tried = try_send(job);
             let job_back = match tried {
@@ -548,51 +607,12 @@ impl Shared {
                 }
                 other => other,
             };
-            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            self.handoff.waiting.fetch_sub(1, Ordering::SeqCst);
             job = match job_back? {
                 None => return Ok(()),
                 Some(j) => j,
             };
         }
-    }
-
-    /// Wakes the workers that wait for room in the queue, if any.
-    fn signal_room(&self) {
-        if self.waiting.load(Ordering::SeqCst) > 0 {
-            let _guard = self.room.0.lock().unwrap_or_else(|e| e.into_inner());
-            self.room.1.notify_all();
-        }
-    }
-
-    /// How long the committer has been on the group it is writing (zero
-    /// while it writes none).
-    fn busy_for(&self) -> Duration {
-        match self.busy_since.load(Ordering::Relaxed) {
-            0 => Duration::ZERO,
-            since => Duration::from_micros(self.micros().saturating_sub(since)),
-        }
-    }
-
-    /// Notes that the committer begins a group or a sync (and that a
-    /// stall, if there was one, has ended).
-    fn busy(&self) {
-        self.busy_since
-            .store(self.micros().max(1), Ordering::Relaxed);
-        if self.stalled.swap(false, Ordering::Relaxed) {
-            tracing::warn!(
-                "{}: commits go on; reports are accepted again",
-                self.dir.display()
-            );
-        }
-    }
-
-    /// Notes that the committer's write or sync has ended.
-    fn idle(&self) {
-        self.busy_since.store(0, Ordering::Relaxed);
-    }
-
-    fn micros(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX)
     }
 
     /// The record of a digest: the buffers first, then the tables
@@ -903,11 +923,7 @@ impl FileStore {
             closing: AtomicBool::new(false),
             rows: RowCache::new(ROW_CACHE),
             queued: AtomicU64::new(0),
-            busy_since: AtomicU64::new(0),
-            epoch: Instant::now(),
-            stalled: AtomicBool::new(false),
-            room: (Mutex::new(()), Condvar::new()),
-            waiting: AtomicUsize::new(0),
+            handoff: Handoff::new(),
             expiry,
             seed,
             build_asked: AtomicBool::new(build),
@@ -982,11 +998,7 @@ impl FileStore {
                 closing: AtomicBool::new(true),
                 rows: RowCache::new(0),
                 queued: AtomicU64::new(0),
-                busy_since: AtomicU64::new(0),
-                epoch: Instant::now(),
-                stalled: AtomicBool::new(false),
-                room: (Mutex::new(()), Condvar::new()),
-                waiting: AtomicUsize::new(0),
+                handoff: Handoff::new(),
                 expiry,
                 seed: 0,
                 build_asked: AtomicBool::new(false),
@@ -1577,16 +1589,16 @@ fn committer(shared: &Shared, wal: Wal, rx: &Receiver<Job>, to_ingest: &Sender<A
                 match rx.recv_timeout(wait) {
                     Ok(j) => j,
                     Err(RecvTimeoutError::Timeout) => {
-                        shared.busy();
+                        shared.handoff.busy(&shared.dir);
                         w.sync_now();
-                        shared.idle();
+                        shared.handoff.idle();
                         continue;
                     }
                     Err(RecvTimeoutError::Disconnected) => break,
                 }
             }
         };
-        shared.busy();
+        shared.handoff.busy(&shared.dir);
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
             match rx.try_recv() {
@@ -1594,7 +1606,7 @@ fn committer(shared: &Shared, wal: Wal, rx: &Receiver<Job>, to_ingest: &Sender<A
                 Err(_) => break,
             }
         }
-        shared.signal_room();
+        shared.handoff.signal_room();
         // Under load (more than one batch waiting), let the group grow
         // until GROUP_INTERVAL after the last sync began: fewer, larger
         // syncs, each of which costs the machine far more than a batch.
@@ -1611,7 +1623,7 @@ fn committer(shared: &Shared, wal: Wal, rx: &Receiver<Job>, to_ingest: &Sender<A
                     Err(_) => break,
                 }
             }
-            shared.signal_room();
+            shared.handoff.signal_room();
         }
         last_sync = Instant::now();
 
@@ -1644,7 +1656,7 @@ fn committer(shared: &Shared, wal: Wal, rx: &Receiver<Job>, to_ingest: &Sender<A
         }
         // (the completions may wait for the completer below: that is
         // load, which workers wait for, not a stall)
-        shared.idle();
+        shared.handoff.idle();
         let failure = |e: &StoreError| {
             let text = match e {
                 StoreError::Rejected(cause) => crate::store::causes(cause.as_ref()),
