@@ -65,6 +65,12 @@ pub fn render(stats: &Stats, store: &dyn Store) -> String {
     );
     for (name, help, kind, v) in [
         (
+            "pyzord_receive_dropped_total",
+            "Datagrams the kernel dropped because a worker socket's receive buffer was full (overload, or net.core.rmem_max too small for the bursts).",
+            "counter",
+            &stats.receive_dropped,
+        ),
+        (
             "pyzord_forward_queue_depth",
             "Digests waiting to be forwarded.",
             "gauge",
@@ -348,6 +354,7 @@ mod tests {
         assert!(r.contains("pyzord_forward_queue_depth 0\n"), "{r}");
         assert!(r.contains("pyzord_store_records 1\n"), "{r}");
         assert!(r.contains("pyzord_store_errors_total 0\n"), "{r}");
+        assert!(r.contains("pyzord_receive_dropped_total 0\n"), "{r}");
         assert!(
             !r.contains("pyzord_store_queue_depth"),
             "the memory store has no queue: {r}"

@@ -12,6 +12,12 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 /// Datagrams per system call.
 pub const BATCH: usize = 64;
 
+/// The receive buffer asked for each socket, in bytes: room for bursts,
+/// and for what arrives while a worker waits for room in a stalled
+/// commit queue (about 4 000 requests). The kernel caps it at
+/// `net.core.rmem_max` unless the process may force it (`CAP_NET_ADMIN`).
+pub const RECV_BUFFER: usize = 4 << 20;
+
 /// Binds a UDP socket like pyzord: an address containing `:` is IPv6 and
 /// accepts IPv4 too (dual-stack); with `reuse_port` several sockets share
 /// the port and the kernel spreads datagrams over them.
@@ -31,11 +37,38 @@ pub fn bind(addr: SocketAddr, reuse_port: bool) -> io::Result<UdpSocket> {
     if reuse_port {
         s.set_reuse_port(true)?;
     }
-    // room for bursts
-    let _ = s.set_recv_buffer_size(4 << 20);
+    let _ = s.set_recv_buffer_size(RECV_BUFFER);
+    if s.recv_buffer_size().is_ok_and(|n| granted(n) < RECV_BUFFER) {
+        sys::force_recv_buffer(&s, RECV_BUFFER);
+    }
     let _ = s.set_send_buffer_size(4 << 20);
     s.bind(&addr.into())?;
     Ok(s.into())
+}
+
+/// The receive buffer a socket has, in the bytes it was asked for.
+pub fn recv_buffer(sock: &UdpSocket) -> Option<usize> {
+    socket2::SockRef::from(sock)
+        .recv_buffer_size()
+        .ok()
+        .map(granted)
+}
+
+/// A reported receive buffer in the bytes asked for: Linux reports twice
+/// what it granted, its bookkeeping included (socket(7)).
+fn granted(reported: usize) -> usize {
+    if cfg!(target_os = "linux") {
+        reported / 2
+    } else {
+        reported
+    }
+}
+
+/// Datagrams the kernel has dropped on arrival at this socket since it
+/// was made, because its receive buffer was full (or memory short);
+/// `None` where the system does not tell (Linux's `SO_MEMINFO` does).
+pub fn dropped(sock: &UdpSocket) -> Option<u64> {
+    sys::dropped(sock)
 }
 
 /// Binds `n` sockets to one address with `SO_REUSEPORT`, one per worker,
@@ -242,6 +275,41 @@ mod sys {
 
     use super::*;
 
+    /// Asks for `bytes` past `net.core.rmem_max` (`SO_RCVBUFFORCE`), which
+    /// only a process with `CAP_NET_ADMIN` may; otherwise nothing changes.
+    pub(super) fn force_recv_buffer(sock: &Socket, bytes: usize) {
+        let v = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+        // SAFETY: the option value is a live c_int of the size given.
+        let _ = unsafe {
+            libc::setsockopt(
+                sock.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUFFORCE,
+                (&v as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+    }
+
+    pub(super) fn dropped(sock: &UdpSocket) -> Option<u64> {
+        // SK_MEMINFO_VARS entries of u32 (9 since Linux 4.6); room for more
+        let mut info = [0u32; 16];
+        let mut len = std::mem::size_of_val(&info) as libc::socklen_t;
+        // SAFETY: the buffer is live and `len` says its size; the kernel
+        // writes at most that and sets `len` to what it wrote.
+        let r = unsafe {
+            libc::getsockopt(
+                sock.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_MEMINFO,
+                info.as_mut_ptr().cast(),
+                &mut len,
+            )
+        };
+        let at = libc::SK_MEMINFO_DROPS as usize;
+        (r == 0 && len as usize >= (at + 1) * 4).then(|| u64::from(info[at]))
+    }
+
     pub(super) fn to_socket_addr(s: &libc::sockaddr_storage) -> Option<SocketAddr> {
         match i32::from(s.ss_family) {
             libc::AF_INET => {
@@ -386,6 +454,12 @@ mod sys {
 mod sys {
     use super::*;
 
+    pub(super) fn force_recv_buffer(_sock: &Socket, _bytes: usize) {}
+
+    pub(super) fn dropped(_sock: &UdpSocket) -> Option<u64> {
+        None
+    }
+
     pub(super) fn recv_batch(
         sock: &UdpSocket,
         bufs: &mut [u8],
@@ -418,11 +492,83 @@ mod sys {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    /// One client socket (one 4-tuple) still reaches every worker's socket,
-    /// and nothing is lost or duplicated on the way.
+    /// A socket's receive buffer as small as the kernel makes it, and its
+    /// drops once `n` datagrams have been sent at it and have settled.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn overflow(rx: &UdpSocket, n: u64) -> u64 {
+        socket2::SockRef::from(rx).set_recv_buffer_size(1).unwrap();
+        let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        for _ in 0..n {
+            tx.send_to(&[7; 100], rx.local_addr().unwrap()).unwrap();
+        }
+        // delivery on loopback may finish in a softirq after the send
+        let mut last = dropped(rx).unwrap();
+        loop {
+            std::thread::sleep(Duration::from_millis(20));
+            let now = dropped(rx).unwrap();
+            if now == last {
+                return now;
+            }
+            last = now;
+        }
+    }
+
+    /// What the kernel drops at a full receive buffer is counted: every
+    /// datagram sent is either received or dropped.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn drops_at_a_full_receive_buffer_are_counted() {
+        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        assert_eq!(dropped(&rx), Some(0));
+        let sent = 200;
+        let drops = overflow(&rx, sent);
+        rx.set_nonblocking(true).unwrap();
+        let mut received = 0;
+        let mut buf = [0u8; 200];
+        while rx.recv_from(&mut buf).is_ok() {
+            received += 1;
+        }
+        assert!(
+            drops > 0 && received > 0,
+            "{received} received, {drops} dropped"
+        );
+        assert_eq!(received + drops, sent);
+    }
+
+    /// A socket gets the receive buffer asked for, or, where the process
+    /// may not force it (`CAP_NET_ADMIN`), as much as `net.core.rmem_max`
+    /// allows.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_socket_gets_the_receive_buffer_asked_for_or_the_systems_most() {
+        let max: usize = std::fs::read_to_string("/proc/sys/net/core/rmem_max")
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let caps = status
+            .lines()
+            .find_map(|l| l.strip_prefix("CapEff:"))
+            .map(|c| u64::from_str_radix(c.trim(), 16).unwrap())
+            .unwrap();
+        let may_force = caps & (1 << 12) != 0; // CAP_NET_ADMIN
+        let s = bind("127.0.0.1:0".parse().unwrap(), false).unwrap();
+        let want = if may_force {
+            RECV_BUFFER
+        } else {
+            RECV_BUFFER.min(max)
+        };
+        assert_eq!(
+            recv_buffer(&s),
+            Some(want),
+            "rmem_max {max}, forced: {may_force}"
+        );
+    }
+
     #[test]
     fn a_taken_port_is_refused_whoever_holds_it() {
         // a plain socket
@@ -439,6 +585,8 @@ mod tests {
         assert_eq!(bind_group(addr, 2).unwrap().len(), 2);
     }
 
+    /// One client socket (one 4-tuple) still reaches every worker's socket,
+    /// and nothing is lost or duplicated on the way.
     #[cfg(target_os = "linux")]
     #[test]
     fn a_group_spreads_one_client_over_all_sockets() {

@@ -346,6 +346,16 @@ impl Server {
     /// Runs until [`ServerHandle::shutdown`]: then stops reading, answers
     /// the batches in hand, flushes the store and returns.
     pub fn run(self) -> io::Result<()> {
+        if let Some(got) = self.sockets.first().and_then(net::recv_buffer)
+            && got < net::RECV_BUFFER
+        {
+            tracing::warn!(
+                "Receive buffers of {} KiB a socket, not the {} KiB asked for (net.core.rmem_max): the kernel drops what a burst brings beyond them (pyzord_receive_dropped_total); raise net.core.rmem_max to {} or more",
+                got / 1024,
+                net::RECV_BUFFER / 1024,
+                net::RECV_BUFFER
+            );
+        }
         let mut threads: Vec<JoinHandle<()>> = Vec::new();
         for (i, sock) in self.sockets.into_iter().enumerate() {
             let shared = Arc::clone(&self.shared);
@@ -416,8 +426,11 @@ impl ServerHandle {
 fn worker(sock: &Arc<UdpSocket>, shared: &Arc<Shared>) {
     let mut batch = RecvBatch::new();
     let debug = tracing::enabled!(tracing::Level::DEBUG);
+    let mut drops = DropCounter::default();
     while !shared.shutdown.load(Ordering::Relaxed) {
-        let n = match batch.recv(sock, POLL) {
+        let received = batch.recv(sock, POLL);
+        drops.count(sock, &shared.stats);
+        let n = match received {
             Ok(n) => n,
             Err(e) => {
                 tracing::error!("receive: {e}");
@@ -482,6 +495,33 @@ fn worker(sock: &Arc<UdpSocket>, shared: &Arc<Shared>) {
                 writes.now(),
                 Box::new(move |result| answer(&shared2, &sock2, writes, result, start, debug)),
             );
+        }
+    }
+}
+
+/// How often a worker reads its socket's count of dropped datagrams.
+const DROPS_EVERY: Duration = Duration::from_secs(1);
+
+/// A worker's view of its socket's dropped datagrams: at most every
+/// [`DROPS_EVERY`], what the kernel dropped since the last look is added
+/// to [`Stats::receive_dropped`].
+#[derive(Default)]
+struct DropCounter {
+    seen: u64,
+    looked: Option<Instant>,
+}
+
+impl DropCounter {
+    fn count(&mut self, sock: &UdpSocket, stats: &Stats) {
+        if self.looked.is_some_and(|t| t.elapsed() < DROPS_EVERY) {
+            return;
+        }
+        self.looked = Some(Instant::now());
+        if let Some(total) = net::dropped(sock) {
+            stats
+                .receive_dropped
+                .fetch_add(total.saturating_sub(self.seen), Ordering::Relaxed);
+            self.seen = total;
         }
     }
 }
@@ -575,5 +615,32 @@ fn expiry(shared: &Shared) {
         if shared.shutdown.load(Ordering::SeqCst) {
             return;
         }
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    /// A worker adds what its socket dropped to the statistics, at most
+    /// once every `DROPS_EVERY`.
+    #[test]
+    fn a_worker_counts_its_sockets_drops_at_most_once_a_second() {
+        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let stats = Stats::new();
+        let mut drops = DropCounter::default();
+        let first = net::tests::overflow(&rx, 100);
+        assert!(first > 0);
+        drops.count(&rx, &stats);
+        assert_eq!(stats.receive_dropped.load(Ordering::Relaxed), first);
+        // the buffer is still full: all of these are dropped
+        let second = net::tests::overflow(&rx, 50);
+        assert_eq!(second, first + 50);
+        drops.count(&rx, &stats);
+        assert_eq!(stats.receive_dropped.load(Ordering::Relaxed), first);
+        // as if a second had passed
+        drops.looked = Some(Instant::now() - DROPS_EVERY);
+        drops.count(&rx, &stats);
+        assert_eq!(stats.receive_dropped.load(Ordering::Relaxed), second);
     }
 }

@@ -113,6 +113,8 @@ pub struct Stats {
     pub store_down: AtomicU64,
     /// Batches the store failed (answered with an error), outages included.
     pub store_errors: AtomicU64,
+    /// Datagrams the kernel dropped at the workers' full receive buffers.
+    pub receive_dropped: AtomicU64,
 }
 
 impl Default for Stats {
@@ -152,6 +154,7 @@ impl Stats {
             store_outages: AtomicU64::new(0),
             store_down: AtomicU64::new(0),
             store_errors: AtomicU64::new(0),
+            receive_dropped: AtomicU64::new(0),
         }
     }
 
