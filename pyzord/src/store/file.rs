@@ -14,9 +14,10 @@
 //!   batches (a completer thread sends their replies). Batches of reads
 //!   only are served directly by the workers. A worker that finds the
 //!   queue full waits for room (the kernel's socket buffers absorb the
-//!   excess meanwhile), but not once the committer has been on one group
-//!   for [`STALLED`] (a hung disk): its batch of writes is then refused at
-//!   once, so that the reads of the batches after it are not held up.
+//!   excess meanwhile), but not once the committer has been writing and
+//!   syncing one group for [`STALLED`] (a hung disk): its batch of writes
+//!   is then refused at once, so that the reads of the batches after it
+//!   are not held up.
 //! - **Write buffer**: the records the log holds are also kept in a hash
 //!   map in memory, where reads look first. When it reaches [`BUFFER`]
 //!   records it is frozen, a new log is begun, and an ingester thread sorts
@@ -102,11 +103,13 @@ const MAX_GROUP: usize = 256;
 /// 1 024 gave p99 4.0 s, 128 lost throughput).
 const QUEUE: usize = 256;
 
-/// How long the committer may spend on one group (or one interval's sync)
-/// before a worker that finds the queue full refuses its batch of writes
-/// rather than wait: far above a group's time under overload (no refusal
-/// in scripts/bench-overload.sh), short enough that a hung disk holds up
-/// the workers' checks once, briefly.
+/// How long the committer may spend writing and syncing one group (or on
+/// one interval's sync) before a worker that finds the queue full refuses
+/// its batch of writes rather than wait: above a write's time under
+/// overload (at most 53 ms in scripts/bench-overload.sh), short enough
+/// that a hung disk holds up the workers' checks once, briefly. Applying
+/// a group (its lookups, CPU work that grows with the group) is load, not
+/// a stall, and is not counted.
 pub const STALLED: Duration = Duration::from_millis(100);
 
 /// Under load, the least time between the starts of two group commits
@@ -458,8 +461,8 @@ impl RowCache {
 /// How the workers hand batches to the committer: whether it is stalled,
 /// and the signal of room in its queue (see [`Shared::hand_over`]).
 struct Handoff {
-    /// When the committer took the group it is writing, or began a sync
-    /// (µs since `epoch`); 0 while it does neither.
+    /// When the committer began writing a group, or a sync (µs since
+    /// `epoch`); 0 while it does neither.
     busy_since: AtomicU64,
     epoch: Instant,
     /// Batches of writes are refused because the committer is stalled
@@ -503,8 +506,8 @@ impl Handoff {
         }
     }
 
-    /// Notes that the committer of the store in `dir` begins a group or a
-    /// sync (and that a stall, if there was one, has ended).
+    /// Notes that the committer of the store in `dir` begins writing a
+    /// group or a sync (and that a stall, if there was one, has ended).
     fn busy(&self, dir: &Path) {
         self.busy_since
             .store(self.micros().max(1), Ordering::Relaxed);
@@ -548,6 +551,11 @@ struct Shared {
     /// filter holds no key expired before it (but may hold keys expired
     /// since).
     filter_cutoff: AtomicI64,
+    /// A buffer the ingester has emptied, kept for the next log: its
+    /// memory is mapped already, so the committer's first writes into it
+    /// do not fault in a page each (up to 15–71 ms of a large group's
+    /// write at the start of a buffer under overload, BENCHMARKS.md).
+    spare: Mutex<Option<Buffer>>,
 }
 
 impl Shared {
@@ -572,7 +580,7 @@ impl Shared {
     }
 
     /// Queues a job for the committer, waiting while the queue is full
-    /// unless the committer has been on one group for [`STALLED`]; then,
+    /// unless the committer has been writing one group for [`STALLED`]; then,
     /// or if the committer has stopped, gives the job back with the error
     /// to complete it with.
     fn hand_over(&self, tx: &SyncSender<Job>, mut job: Job) -> Result<(), (Job, StoreError)> {
@@ -965,6 +973,7 @@ impl FileStore {
             seed,
             build_asked: AtomicBool::new(build),
             filter_cutoff: AtomicI64::new(i64::MIN),
+            spare: Mutex::new(None),
         });
         let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
             std::thread::Builder::new()
@@ -1040,6 +1049,7 @@ impl FileStore {
                 seed: 0,
                 build_asked: AtomicBool::new(false),
                 filter_cutoff: AtomicI64::new(i64::MIN),
+                spare: Mutex::new(None),
             }),
             jobs: Mutex::new(None),
             threads: Mutex::new(Vec::new()),
@@ -1240,6 +1250,13 @@ fn ingester(shared: &Shared, rx: &Receiver<Arc<Frozen>>, to_build: &Sender<u64>)
             let mut b = shared.buffers_mut();
             if b.frozen.as_ref().is_some_and(|f| Arc::ptr_eq(f, &frozen)) {
                 b.frozen = None;
+            }
+        }
+        // no reader holds it now: empty it for the next log
+        if let Ok(Frozen { mut records, .. }) = Arc::try_unwrap(frozen) {
+            records.clear();
+            if records.capacity() >= shared.options.buffer_limit() {
+                *shared.spare.lock().unwrap_or_else(|e| e.into_inner()) = Some(records);
             }
         }
         let _guard = shared.ingested.0.lock();
@@ -1459,10 +1476,23 @@ impl Writer<'_> {
             self.unsynced = true;
         }
         self.prepare_next(changed.len());
-        let mut b = self.shared.buffers_mut();
-        b.active.extend(changed);
-        if b.active.len() >= self.shared.options.buffer_limit() && b.frozen.is_none() {
-            self.freeze(&mut b)?;
+        {
+            let mut b = self.shared.buffers_mut();
+            b.active.extend(changed);
+            if b.active.len() >= self.shared.options.buffer_limit() && b.frozen.is_none() {
+                self.freeze(&mut b)?;
+            }
+        }
+        if self.next.is_some() {
+            // emptied after the next buffer was made (the tables were
+            // behind): kept, it would be a third buffer in memory
+            drop(
+                self.shared
+                    .spare
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .take(),
+            );
         }
         Ok(())
     }
@@ -1481,10 +1511,18 @@ impl Writer<'_> {
         }
     }
 
-    /// The log that follows the current one, and an empty buffer.
+    /// The log that follows the current one, and an empty buffer (the
+    /// spare one if the ingester has left one).
     fn make_next(&self) -> std::io::Result<(Wal, Buffer)> {
         let wal = Wal::create(&self.shared.dir, self.wal.seq + 1)?;
-        Ok((wal, new_buffer(self.shared.options.buffer_limit())))
+        let spare = self
+            .shared
+            .spare
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        let buffer = spare.unwrap_or_else(|| new_buffer(self.shared.options.buffer_limit()));
+        Ok((wal, buffer))
     }
 
     /// Freezes the active buffer: a new log takes the writes from now on,
@@ -1635,7 +1673,6 @@ fn committer(shared: &Shared, wal: Wal, rx: &Receiver<Job>, to_ingest: &Sender<A
                 }
             }
         };
-        shared.handoff.busy(&shared.dir);
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
             match rx.try_recv() {
@@ -1684,6 +1721,7 @@ fn committer(shared: &Shared, wal: Wal, rx: &Receiver<Job>, to_ingest: &Sender<A
                 }
             }
         }
+        shared.handoff.busy(&shared.dir);
         let written = w.write(map.changed.into_iter().collect());
         shared
             .queued
@@ -2205,6 +2243,77 @@ mod tests {
         fill(2000);
         assert!(s.shared.buffers().get(&d(7)).is_none());
         assert_eq!(s.apply(&[StoreOp::Get(d(7))], 0).unwrap()[0].r_count, 2);
+    }
+
+    /// The next log takes the buffer the ingester emptied (its memory
+    /// stays mapped), and the ingester leaves the one it wrote, emptied.
+    #[test]
+    fn an_emptied_buffer_goes_to_the_next_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = FileOptions {
+            buffer_records: 5_000,
+            ..FileOptions::default()
+        };
+        let s = FileStore::open_with(&dir.path().join("s"), options).unwrap();
+        // a spare that no fresh buffer of 5 000 records looks like
+        let spare = new_buffer(50_000);
+        let capacity = spare.capacity();
+        assert!(capacity > 2 * new_buffer(5_000).capacity());
+        *s.shared.spare.lock().unwrap() = Some(spare);
+        let mut reported = Record::default();
+        reported.report(7);
+        let records: Vec<(Digest, Record)> = (0..5_000).map(|i| (key(i), reported)).collect();
+        for chunk in records.chunks(1_000) {
+            s.put_all(chunk).unwrap();
+        }
+        // frozen at 5 000: the active buffer is the spare
+        assert_eq!(s.shared.buffers().active.capacity(), capacity);
+        assert!(s.shared.buffers().active.is_empty());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let left = loop {
+            if let Some(b) = s.shared.spare.lock().unwrap().as_ref() {
+                break (b.len(), b.capacity());
+            }
+            assert!(Instant::now() < deadline, "no spare after the ingestion");
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        assert_eq!(left.0, 0);
+        assert!(left.1 >= 5_000 && left.1 < capacity, "{left:?}");
+        let gets: Vec<_> = (0..5_000).map(|i| StoreOp::Get(key(i))).collect();
+        let got = s.apply(&gets, 0).unwrap();
+        assert!(got.iter().all(|r| r.r_count == 1 && r.r_updated == 7));
+        assert_eq!(s.count().unwrap(), 5_000);
+    }
+
+    /// A buffer emptied after the next one was made is not kept: with the
+    /// active and the next, it would be a third in memory.
+    #[test]
+    fn a_spare_beside_a_made_next_buffer_is_let_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = FileOptions {
+            buffer_records: 5_000,
+            ..FileOptions::default()
+        };
+        let s = FileStore::open_with(&dir.path().join("s"), options).unwrap();
+        let put = |keys: std::ops::Range<u32>| {
+            let records: Vec<(Digest, Record)> =
+                keys.map(|i| (key(i), Record::default())).collect();
+            s.put_all(&records).unwrap();
+        };
+        put(0..4_000);
+        // a spare with no next buffer made is kept
+        *s.shared.spare.lock().unwrap() = Some(new_buffer(5_000));
+        put(0..1);
+        assert!(s.shared.spare.lock().unwrap().is_some());
+        // 1 000 records would fill the buffer: the next one is made (from
+        // the spare); as they are rewrites, the buffer does not freeze
+        put(0..1_000);
+        assert!(s.shared.spare.lock().unwrap().is_none());
+        assert_eq!(s.shared.buffers().active.len(), 4_000);
+        // a spare that comes now is let go at the next write
+        *s.shared.spare.lock().unwrap() = Some(new_buffer(5_000));
+        put(0..1);
+        assert!(s.shared.spare.lock().unwrap().is_none());
     }
 
     /// A torn last frame (a crash in the middle of a write) is left out,
