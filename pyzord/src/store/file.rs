@@ -1890,6 +1890,18 @@ mod tests {
         Digest([b; 20])
     }
 
+    /// A store in a temporary directory (kept while the handle lives)
+    /// whose write buffer holds `records`.
+    fn store_with_buffer(records: usize) -> (tempfile::TempDir, FileStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let options = FileOptions {
+            buffer_records: records,
+            ..FileOptions::default()
+        };
+        let s = FileStore::open_with(&dir.path().join("s"), options).unwrap();
+        (dir, s)
+    }
+
     fn key(i: u32) -> Digest {
         let mut k = [0u8; 20];
         k[..4].copy_from_slice(&i.to_be_bytes());
@@ -2215,12 +2227,7 @@ mod tests {
     /// updated, reads back updated after its buffer went into the tables.
     #[test]
     fn the_row_cache_follows_the_tables() {
-        let dir = tempfile::tempdir().unwrap();
-        let options = FileOptions {
-            buffer_records: 100,
-            ..FileOptions::default()
-        };
-        let s = FileStore::open_with(&dir.path().join("s"), options).unwrap();
+        let (_dir, s) = store_with_buffer(100);
         let fill = |from: u32| {
             let records: Vec<(Digest, Record)> = (from..from + 100)
                 .map(|i| (key(i), Record::default()))
@@ -2249,12 +2256,7 @@ mod tests {
     /// stays mapped), and the ingester leaves the one it wrote, emptied.
     #[test]
     fn an_emptied_buffer_goes_to_the_next_log() {
-        let dir = tempfile::tempdir().unwrap();
-        let options = FileOptions {
-            buffer_records: 5_000,
-            ..FileOptions::default()
-        };
-        let s = FileStore::open_with(&dir.path().join("s"), options).unwrap();
+        let (_dir, s) = store_with_buffer(5_000);
         // a spare that no fresh buffer of 5 000 records looks like
         let spare = new_buffer(50_000);
         let capacity = spare.capacity();
@@ -2289,12 +2291,7 @@ mod tests {
     /// active and the next, it would be a third in memory.
     #[test]
     fn a_spare_beside_a_made_next_buffer_is_let_go() {
-        let dir = tempfile::tempdir().unwrap();
-        let options = FileOptions {
-            buffer_records: 5_000,
-            ..FileOptions::default()
-        };
-        let s = FileStore::open_with(&dir.path().join("s"), options).unwrap();
+        let (_dir, s) = store_with_buffer(5_000);
         let put = |keys: std::ops::Range<u32>| {
             let records: Vec<(Digest, Record)> =
                 keys.map(|i| (key(i), Record::default())).collect();
