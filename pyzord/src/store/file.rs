@@ -67,6 +67,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Read as _, Write as _};
+use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
@@ -567,6 +568,12 @@ impl Shared {
         self.buffers.write().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The buffer the ingester emptied last, if it left one (and none
+    /// from now on until it leaves another).
+    fn take_spare(&self) -> Option<Buffer> {
+        self.spare.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+
     /// Whether `f` is full and may grow (it is below its size cap).
     fn outgrows(&self, f: &KeyFilter) -> bool {
         f.is_full() && f.bytes() < self.options.filter_bytes()
@@ -705,7 +712,6 @@ impl Wal {
     /// Fills the file with zeros to the next multiple of [`WAL_AHEAD`]
     /// after `end`, unless its zeros reach past `end` already.
     fn zero_ahead(&mut self, end: u64) -> std::io::Result<()> {
-        use std::os::unix::fs::FileExt as _;
         static ZEROS: [u8; 1 << 16] = [0; 1 << 16];
         if end < self.zeroed {
             return Ok(());
@@ -724,7 +730,6 @@ impl Wal {
     /// the frame may be in the file: the caller cuts it back
     /// ([`Wal::cut_back`]).
     fn append(&mut self, changed: &[(Digest, Entry)]) -> std::io::Result<()> {
-        use std::os::unix::fs::FileExt as _;
         let mut frame = Vec::with_capacity(4 + changed.len() * ENTRY + 8);
         frame.extend_from_slice(&(changed.len() as u32).to_le_bytes());
         for (d, e) in changed {
@@ -1486,13 +1491,7 @@ impl Writer<'_> {
         if self.next.is_some() {
             // emptied after the next buffer was made (the tables were
             // behind): kept, it would be a third buffer in memory
-            drop(
-                self.shared
-                    .spare
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .take(),
-            );
+            drop(self.shared.take_spare());
         }
         Ok(())
     }
@@ -1515,13 +1514,10 @@ impl Writer<'_> {
     /// spare one if the ingester has left one).
     fn make_next(&self) -> std::io::Result<(Wal, Buffer)> {
         let wal = Wal::create(&self.shared.dir, self.wal.seq + 1)?;
-        let spare = self
+        let buffer = self
             .shared
-            .spare
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        let buffer = spare.unwrap_or_else(|| new_buffer(self.shared.options.buffer_limit()));
+            .take_spare()
+            .unwrap_or_else(|| new_buffer(self.shared.options.buffer_limit()));
         Ok((wal, buffer))
     }
 
