@@ -142,9 +142,9 @@ const MAX_FRAME: usize = 1 << 20;
 /// synced with them). A sync after a frame written over those zeros
 /// carries the data alone; after an append that grows the file it also
 /// commits the file's new length through the file system's journal: on
-/// ext4 with a journal, a group's write and sync take half the time and a
-/// third of the kernel's CPU this way (BENCHMARKS.md). A frame never has
-/// a count of 0, so the zeros read as the log's end.
+/// ext4 with a journal, a group's write and sync take half the time and
+/// under half the machine's CPU this way (BENCHMARKS.md). A frame never
+/// has a count of 0, so the zeros read as the log's end.
 const WAL_AHEAD: u64 = 1 << 20;
 
 /// When a report is answered.
