@@ -32,7 +32,7 @@ tmp=$(mktemp -d)
 pid=
 trap 'if [ -n "$pid" ]; then kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; fi; rm -rf "$tmp"' EXIT
 source scripts/lib/pyzord.sh
-metrics=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+metrics=$(free_port tcp)
 start_pyzord "$tmp" --metrics "$metrics"
 rss() { awk '/VmRSS/ {print $2}' "/proc/$pid/status"; }
 dropped() {

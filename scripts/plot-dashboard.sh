@@ -23,7 +23,7 @@ cargo build -q --release -p pyzor-rs -p pyzor-benches --bin pyzord --bin pyzor-l
 tmp=$(mktemp -d)
 pid="" scraper=""
 trap '[ -n "$scraper" ] && kill "$scraper" 2>/dev/null; [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
-mport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+mport=$(free_port tcp)
 mkdir "$tmp/home"
 start_pyzord "$tmp/home" --metrics "$mport" --update-rate 30000
 python3 scripts/lib/dashboard_plot.py scrape "http://127.0.0.1:$mport/metrics" 100 "$tmp/metrics.tsv" &

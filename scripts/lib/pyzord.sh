@@ -3,10 +3,17 @@
 # (its stderr in HOMEDIR/pyzord.log), sets `port` and `pid`, and waits
 # until it answers a ping (target/release/pyzor-load must be built).
 # The caller stops it by PID (its trap).
+# free_port udp|tcp prints a loopback port free for that protocol now.
+free_port() {
+  python3 -c 'import socket, sys
+kind = socket.SOCK_DGRAM if sys.argv[1] == "udp" else socket.SOCK_STREAM
+s = socket.socket(socket.AF_INET, kind); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' "$1"
+}
+
 start_pyzord() {
   local home=$1
   shift
-  port=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  port=$(free_port udp)
   target/release/pyzord --homedir "$home" -a 127.0.0.1 -p "$port" "$@" 2>"$home/pyzord.log" &
   pid=$!
   local _
